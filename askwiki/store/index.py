@@ -1,0 +1,82 @@
+"""Opening a published index version for reading."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import faiss
+
+from askwiki.errors import AskwikiError, IndexCorruptError, IndexNotFoundError
+from askwiki.store.dense import load_dense
+from askwiki.store.docstore import DOCSTORE_FILE, Docstore
+from askwiki.store.keyword import KeywordIndex
+from askwiki.store.layout import current_version, published_versions, version_path
+from askwiki.store.manifest import Manifest
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class WikiIndex:
+    """One immutable index version held in memory: manifest, docstore, both search legs."""
+
+    path: Path
+    manifest: Manifest
+    docstore: Docstore
+    dense: faiss.Index
+    keyword: KeywordIndex
+
+    @property
+    def version(self) -> str:
+        return self.manifest.version
+
+    def close(self) -> None:
+        self.docstore.close()
+
+
+def open_version(index_path: Path, version: str) -> WikiIndex:
+    """Load one version and check that its parts agree with each other."""
+    folder = version_path(index_path, version)
+    manifest = Manifest.read(folder)
+    if not (folder / DOCSTORE_FILE).is_file():
+        raise IndexCorruptError(f"{folder / DOCSTORE_FILE} is missing; re-run 'askwiki ingest'")
+    try:
+        docstore = Docstore(folder / DOCSTORE_FILE, read_only=True)
+        chunks = docstore.count_chunks()
+        dense = load_dense(folder)
+        keyword = KeywordIndex.load(folder)
+    except AskwikiError:
+        raise
+    except Exception as exc:
+        raise IndexCorruptError(
+            f"Index version {folder} cannot be read ({exc}); re-run 'askwiki ingest'"
+        ) from exc
+    if not (chunks == dense.ntotal == len(keyword) == manifest.chunks):
+        docstore.close()
+        raise IndexCorruptError(
+            f"Index version {folder} is inconsistent (docstore {chunks}, dense {dense.ntotal}, "
+            f"keyword {len(keyword)}, manifest {manifest.chunks} chunks); re-run 'askwiki ingest'"
+        )
+    return WikiIndex(folder, manifest, docstore, dense, keyword)
+
+
+def open_index(index_path: Path) -> WikiIndex:
+    """The live version of an index; if it is damaged, the newest older one that loads."""
+    live = current_version(index_path)
+    if live is None:
+        raise IndexNotFoundError(
+            f"No index at {index_path}; run 'askwiki ingest <path> --index {index_path.name}' first"
+        )
+    try:
+        return open_version(index_path, live)
+    except IndexCorruptError as damage:
+        for older in reversed([v for v in published_versions(index_path) if v < live]):
+            try:
+                index = open_version(index_path, older)
+            except IndexCorruptError:
+                continue
+            logger.error("%s; serving the previous good version %s instead", damage, older)
+            return index
+        raise

@@ -1,0 +1,45 @@
+"""Shared fixtures: isolated settings, a fake embedder, paths to fixtures and datasets."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from askwiki.embeddings import Embedder
+from askwiki.settings import Settings
+from tests.support.fake_embedder import fake_embedder
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures"
+EXAMPLE_WIKI = ROOT / "examples" / "wiki"
+DATASETS = ROOT.parent / "shared" / "datasets"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """No test reads the developer's .env or ASKWIKI_* variables."""
+    import os
+
+    for key in list(os.environ):
+        if key.startswith("ASKWIKI_") or key == "OLLAMA_HOST":
+            monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+    yield
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(
+        index_dir=tmp_path / "indexes",
+        data_dir=tmp_path / "data",
+        chunk_tokens=64,
+        chunk_overlap_tokens=8,
+        _env_file=None,  # type: ignore[call-arg]
+    )
+
+
+@pytest.fixture
+def embedder() -> Embedder:
+    return fake_embedder()

@@ -1,0 +1,139 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from askwiki.documents import Document, DocumentPart
+from askwiki.errors import IndexCorruptError, IndexLockedError, IndexMismatchError, IndexNotFoundError
+from askwiki.store.dense import search_dense
+from askwiki.store.index import open_index
+from askwiki.store.layout import current_version, published_versions, version_path
+from askwiki.store.manifest import ChunkingInfo, EmbeddingInfo
+from askwiki.store.writer import IndexWriter
+from ingest.splitter import Splitter
+from tests.support.fake_embedder import fake_embedder
+
+EMBEDDER = fake_embedder()
+SPLITTER = Splitter(EMBEDDER.count_tokens, EMBEDDER.split_by_tokens, 40, 0)
+INFO = EmbeddingInfo("fake-embedding", EMBEDDER.dimension)
+CHUNKING = ChunkingInfo(40, 0)
+
+
+def page(doc_id: str, text: str) -> Document:
+    return Document(doc_id, doc_id.upper(), (DocumentPart(text),), f"/wiki/{doc_id}", "markdown")
+
+
+def write(path: Path, upserts: list[Document], deletes: tuple[str, ...] = (), **kw: object) -> str | None:
+    with IndexWriter(path, INFO, CHUNKING, hnsw_threshold=10_000, **kw) as writer:  # type: ignore[arg-type]
+        for doc_id in deletes:
+            writer.delete(doc_id)
+        for document in upserts:
+            chunks = SPLITTER.split(document)
+            writer.upsert(document, chunks, EMBEDDER.embed_passages([c.search_text for c in chunks]))
+        manifest = writer.commit()
+    return manifest.version if manifest else None
+
+
+def test_missing_index_says_how_to_build_it(tmp_path: Path) -> None:
+    with pytest.raises(IndexNotFoundError, match="askwiki ingest"):
+        open_index(tmp_path / "nothing")
+
+
+def test_new_index_holds_all_chunks_in_every_leg(tmp_path: Path) -> None:
+    write(tmp_path / "ix", [page("a", "## One\nAlpha text.\n## Two\nBeta text."), page("b", "Gamma.")])
+    index = open_index(tmp_path / "ix")
+    assert (index.manifest.documents, index.manifest.chunks) == (2, 3)
+    assert index.dense.ntotal == len(index.keyword) == index.docstore.count_chunks() == 3
+    assert index.keyword.search("beta", 5)[0][0] in index.docstore.chunks_by_rows([2])
+
+
+def test_upsert_replaces_chunks_without_duplicates(tmp_path: Path) -> None:
+    path = tmp_path / "ix"
+    write(path, [page("a", "Old words here."), page("b", "Stays the same.")])
+    write(path, [page("a", "New words here. And more.")])
+    index = open_index(path)
+    texts = sorted(stored.chunk.text for stored in index.docstore.chunks_of("a"))
+    assert texts == ["New words here. And more."]
+    assert index.docstore.count_chunks() == index.dense.ntotal == 2
+    query = EMBEDDER.embed_passages(["A\nNew words here. And more."])[0]
+    best_row, best_score = search_dense(index.dense, query, 1)[0]
+    assert index.docstore.chunks_by_rows([best_row])[best_row].chunk.doc_id == "a"
+    assert best_score == pytest.approx(1.0, abs=1e-5)
+
+
+def test_delete_removes_document_from_all_legs(tmp_path: Path) -> None:
+    path = tmp_path / "ix"
+    write(path, [page("a", "Alpha."), page("b", "Beta.")])
+    write(path, [], deletes=("a",))
+    index = open_index(path)
+    assert set(index.docstore.documents()) == {"b"}
+    assert index.dense.ntotal == len(index.keyword) == 1
+    assert index.keyword.search("alpha", 5) == []
+
+
+def test_no_change_publishes_no_version(tmp_path: Path) -> None:
+    path = tmp_path / "ix"
+    first = write(path, [page("a", "Alpha.")])
+    assert write(path, []) is None
+    assert current_version(path) == first
+
+
+def test_other_embedding_model_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "ix"
+    write(path, [page("a", "Alpha.")])
+    other = EmbeddingInfo("another-model", 64)
+    with pytest.raises(IndexMismatchError, match="ASKWIKI_EMBEDDING_MODEL"), IndexWriter(path, other, CHUNKING, 10):
+        pass
+
+
+def test_second_writer_is_refused_while_first_holds_lock(tmp_path: Path) -> None:
+    path = tmp_path / "ix"
+    with IndexWriter(path, INFO, CHUNKING, 10), pytest.raises(IndexLockedError, match="being written"):
+        IndexWriter(path, INFO, CHUNKING, 10).__enter__()
+
+
+def test_interrupted_write_leaves_live_version_intact(tmp_path: Path) -> None:
+    path = tmp_path / "ix"
+    first = write(path, [page("a", "Alpha.")])
+    with pytest.raises(KeyboardInterrupt), IndexWriter(path, INFO, CHUNKING, 10) as writer:
+        document = page("b", "Beta.")
+        chunks = SPLITTER.split(document)
+        writer.upsert(document, chunks, EMBEDDER.embed_passages([c.text for c in chunks]))
+        raise KeyboardInterrupt
+    assert current_version(path) == first
+    assert published_versions(path) == [first]
+    assert set(open_index(path).docstore.documents()) == {"a"}
+
+
+def test_corrupt_live_version_falls_back_to_previous_good_one(tmp_path: Path) -> None:
+    path = tmp_path / "ix"
+    first = write(path, [page("a", "Alpha.")])
+    second = write(path, [page("b", "Beta.")])
+    assert first and second
+    (version_path(path, second) / "dense.faiss").write_bytes(b"garbage")
+    assert open_index(path).version == first
+
+
+def test_corrupt_only_version_is_refused_with_message(tmp_path: Path) -> None:
+    path = tmp_path / "ix"
+    only = write(path, [page("a", "Alpha.")])
+    assert only
+    (version_path(path, only) / "manifest.json").write_text("{not json")
+    with pytest.raises(IndexCorruptError, match="not a valid manifest"):
+        open_index(path)
+
+
+def test_old_versions_beyond_keep_are_removed(tmp_path: Path) -> None:
+    path = tmp_path / "ix"
+    versions = [write(path, [page("a", f"Version {i}.")], keep_versions=2) for i in range(4)]
+    assert published_versions(path) == versions[-2:]
+
+
+def test_row_ids_survive_versions_for_unchanged_documents(tmp_path: Path) -> None:
+    path = tmp_path / "ix"
+    write(path, [page("a", "Alpha."), page("b", "Beta.")])
+    before = {s.chunk.chunk_id: s.row_id for s in open_index(path).docstore.chunks_of("b")}
+    write(path, [page("a", "Alpha changed.")])
+    after = {s.chunk.chunk_id: s.row_id for s in open_index(path).docstore.chunks_of("b")}
+    assert before == after
+    assert np.isfinite(open_index(path).dense.reconstruct(next(iter(after.values())))).all()
