@@ -15,6 +15,7 @@ from langchain_core.embeddings import Embeddings
 
 from askwiki.errors import ModelError
 from askwiki.settings import DEFAULT_EMBEDDING_MODEL, Settings
+from askwiki.store.manifest import EmbeddingInfo
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +40,11 @@ class Embedder:
         self.max_tokens = int(getattr(model, "max_seq_length", 512) or 512)
         # The tokenizer is shared by the ingest worker thread and request threads.
         self._tokenizer_lock = threading.Lock()
+
+    @property
+    def info(self) -> EmbeddingInfo:
+        """Identity recorded in an index manifest and checked when loading it."""
+        return EmbeddingInfo(self.name, self.dimension, self.query_prompt, self.passage_prompt)
 
     def embed_passages(self, texts: Sequence[str], show_progress: bool = False) -> Vectors:
         """Vectors of passages, with the model's passage prompt applied."""

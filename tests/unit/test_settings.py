@@ -10,7 +10,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_env_example_documents_every_setting() -> None:
-    documented = set(re.findall(r"^ASKWIKI_([A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.M))
+    documented = set(
+        re.findall(r"^ASKWIKI_([A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.M)
+    )
     fields = {name.upper() for name in Settings.model_fields}
     assert documented == fields
 

@@ -1,0 +1,83 @@
+"""``create_app(settings)``: the FastAPI application and its lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from askwiki.answering.service import AnswerService
+from askwiki.embeddings import Embedder, load_embedder
+from askwiki.errors import AskwikiError
+from askwiki.live_index import LiveIndex
+from askwiki.llm.base import LLMBackend
+from askwiki.retrieval import retrieval_options
+from askwiki.settings import Settings
+from server.errors import install_error_handlers
+from server.routes import ask, health, openai_compat, search
+
+logger = logging.getLogger(__name__)
+
+
+def default_llm_factory(settings: Settings) -> Callable[[], LLMBackend]:
+    def create() -> LLMBackend:
+        from askwiki.llm.factory import create_backend
+
+        return create_backend(settings)
+
+    return create
+
+
+def create_app(
+    settings: Settings,
+    *,
+    embedder: Embedder | None = None,
+    llm_factory: Callable[[], LLMBackend] | None = None,
+) -> FastAPI:
+    """Build the app; tests inject a fake embedder or LLM, production loads the real ones."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        model = embedder or load_embedder(settings)
+        live = LiveIndex(settings.index_path, model, retrieval_options(settings))
+        try:
+            live.load()
+        except AskwikiError as exc:
+            # Serve anyway: /api/ready says why, and the poller picks up a first ingest.
+            live.last_error = str(exc)
+            logger.error("%s", exc)
+        live.start_polling(settings.index_poll_s)
+        app.state.settings = settings
+        app.state.embedder = model
+        app.state.live_index = live
+        app.state.service = AnswerService(
+            settings, live, model, llm_factory or default_llm_factory(settings)
+        )
+        try:
+            yield
+        finally:
+            live.stop()
+            app.state.service.close()
+
+    app = FastAPI(
+        title="askwiki",
+        version="0.1.0",
+        summary="Answers questions from a wiki with numbered, verified citations.",
+        lifespan=lifespan,
+    )
+    if settings.origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.origins,
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=["Content-Type", "Accept", "X-Askwiki-Session"],
+            expose_headers=["Retry-After"],
+            max_age=600,
+        )
+    install_error_handlers(app)
+    for module in (ask, search, openai_compat, health):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,101 @@
+"""``POST /api/ask``: a cited answer as JSON, or streamed as Server-Sent Events."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import asdict
+from typing import Annotated
+
+from fastapi import APIRouter, Header
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import StreamingResponse
+
+from askwiki.answering.service import Answer, AnswerEvent
+from askwiki.errors import AskwikiError
+from askwiki.llm.base import ChatMessage
+from server.deps import ServiceDep, SettingsDep
+from server.errors import error_body
+from server.schemas import AnswerOut, AskRequest, ErrorOut
+from server.sse import SSE_HEADERS, sse_event
+
+logger = logging.getLogger(__name__)
+router = APIRouter(tags=["ask"])
+
+
+def answer_json(answer: Answer) -> dict[str, object]:
+    """The one serialisation of an answer shared by JSON, SSE ``done`` and stored answers."""
+    return AnswerOut.model_validate(asdict(answer)).model_dump(mode="json")
+
+
+def event_payload(event: AnswerEvent) -> object:
+    if event.kind == "sources":
+        return {"sources": [asdict(s) for s in event.data]}
+    if event.kind == "token":
+        return {"text": event.data}
+    return answer_json(event.data)
+
+
+def check_question(question: str, limit: int) -> None:
+    if not question.strip():
+        raise RequestValidationError(
+            [{"loc": ("body", "question"), "msg": "question is empty", "type": "value_error"}]
+        )
+    if len(question) > limit:
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("body", "question"),
+                    "msg": f"question has {len(question)} characters; the limit is {limit} (ASKWIKI_MAX_QUESTION_CHARS)",
+                    "type": "value_error",
+                }
+            ]
+        )
+
+
+@router.post(
+    "/api/ask",
+    response_model=AnswerOut,
+    responses={
+        200: {
+            "content": {"text/event-stream": {}},
+            "description": "JSON answer, or SSE when streaming",
+        },
+        503: {"model": ErrorOut, "description": "The LLM backend or the index is unavailable"},
+    },
+)
+def ask(
+    request: AskRequest,
+    service: ServiceDep,
+    settings: SettingsDep,
+    accept: Annotated[str | None, Header()] = None,
+) -> object:
+    """Answer a question from the wiki with numbered citations.
+
+    With `"stream": true` (or `Accept: text/event-stream`) the answer arrives as events:
+    `sources` (the numbered list), `token` (`{"text": delta}`) and `done` (the final
+    object, identical to the JSON answer, with verified citations).
+    """
+    check_question(request.question, settings.max_question_chars)
+    history = [ChatMessage(turn.role, turn.content) for turn in request.history]
+    streaming = request.stream or "text/event-stream" in (accept or "")
+    events = service.stream(request.question.strip(), history, request.top_k)
+    if not streaming:
+        final = next(e for e in events if e.kind == "done")
+        return answer_json(final.data)
+    # Pull the first event before answering 200, so a dead LLM or missing index is a 503.
+    first = next(events)
+    return StreamingResponse(
+        _sse(first, events), media_type="text/event-stream", headers=SSE_HEADERS
+    )
+
+
+def _sse(first: AnswerEvent, events: Iterator[AnswerEvent]) -> Iterator[str]:
+    yield sse_event(first.kind, event_payload(first))
+    try:
+        for event in events:
+            yield sse_event(event.kind, event_payload(event))
+    except AskwikiError as exc:
+        status, body = error_body(exc)
+        logger.warning("Stream failed with %d: %s", status, exc)
+        yield sse_event("error", {**body, "status": status})

@@ -1,0 +1,79 @@
+"""Request and response models of the HTTP API (they become the OpenAPI schema)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class HistoryTurn(BaseModel):
+    role: Literal["user", "assistant"]
+    content: str = Field(max_length=8000)
+
+
+class AskRequest(BaseModel):
+    question: str = Field(min_length=1, description="The question, in Chinese or English.")
+    history: list[HistoryTurn] = Field(
+        default_factory=list, max_length=20, description="Earlier turns, oldest first."
+    )
+    stream: bool = Field(False, description="Answer as Server-Sent Events.")
+    top_k: int | None = Field(None, ge=1, le=20, description="How many sources to use.")
+    fresh: bool = Field(False, description="Ignore a cached answer to the same question.")
+
+
+class SourceOut(BaseModel):
+    n: int = Field(description="The citation number used in the answer, fixed before generation.")
+    id: str = Field(description="Stable chunk id: document id, position and content hash.")
+    doc_id: str
+    title: str
+    section: str = Field(description="Heading path, e.g. 'Page › Section › Subsection'.")
+    url: str | None = Field(description="Link to the page and section anchor (or PDF page).")
+    excerpt: str
+    score: float
+    cited: bool = Field(description="Whether the verified answer cites this source.")
+    page: int | None = None
+    chunk_ids: list[str] = Field(default_factory=list)
+
+
+class AnswerOut(BaseModel):
+    id: str
+    question: str
+    answer: str = Field(description="Markdown answer whose [n] markers were verified server-side.")
+    language: Literal["zh", "en"]
+    sources: list[SourceOut]
+    created_at: str
+    model: str
+    timings: dict[str, float]
+    status: Literal["answered", "no_answer", "extractive"]
+    generated: bool = Field(description="False for 'no relevant page' and extractive fallbacks.")
+    standalone_question: str | None = None
+    index_version: str | None = None
+    corrections: int = Field(0, description="Citation markers the server added, fixed or removed.")
+
+
+class SearchHit(BaseModel):
+    id: str
+    doc_id: str
+    title: str
+    section: str
+    url: str | None
+    text: str
+    score: float
+    dense_score: float
+    bm25_score: float | None
+    page: int | None = None
+
+
+class SearchResponse(BaseModel):
+    query: str
+    relevant: bool
+    results: list[SearchHit]
+    timings: dict[str, float]
+    index_version: str
+
+
+class ErrorOut(BaseModel):
+    error: str = Field(description="Machine-readable error kind.")
+    detail: str = Field(description="What went wrong and what to do.")
+    backend: str | None = None
