@@ -12,7 +12,7 @@ class ConfigError(AskwikiError):
 
 
 class ModelError(AskwikiError):
-    """Raised when an embedding model cannot be found, built or loaded."""
+    """Raised when a model (embedding or LLM) cannot be found, built or loaded."""
 
 
 class IndexNotFoundError(AskwikiError):
@@ -53,3 +53,7 @@ class LLMError(AskwikiError):
 
 class QuestionNotFoundError(AskwikiError):
     """Raised when a stored question id does not exist."""
+
+
+class QuestionLogError(AskwikiError):
+    """Raised when the question log database cannot be opened, read or written."""
