@@ -33,7 +33,11 @@ class Embedder:
         prompts: dict[str, str] = dict(getattr(model, "prompts", {}) or {})
         self.query_prompt = prompts.get("query", "")
         self.passage_prompt = prompts.get("passage", "")
-        dimension = model.get_sentence_embedding_dimension()
+        # sentence-transformers 6 renamed the method; older releases only have the long name.
+        get_dimension = getattr(model, "get_embedding_dimension", None) or getattr(
+            model, "get_sentence_embedding_dimension"
+        )
+        dimension = get_dimension()
         if not dimension:
             raise ModelError(f"Embedding model {name!r} does not report its dimension")
         self.dimension = int(dimension)
