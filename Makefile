@@ -27,9 +27,9 @@ run: setup
 
 # Debian's chromium for the browser tests (no browser download); needs root or sudo.
 browser:
-	@command -v chromium >/dev/null || { \
+	@dpkg -s chromium fonts-wqy-microhei >/dev/null 2>&1 || { \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; }
 
 lint: setup
 	$(BIN)/ruff check .

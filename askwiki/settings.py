@@ -77,6 +77,8 @@ class Settings(BaseSettings):
     public_url: str | None = None
     allowed_origins: str = ""
     rate_limit_per_minute: int = Field(30, ge=0)
+    session_rate_limit_per_minute: int = Field(10, ge=0)
+    trusted_proxy_hops: int = Field(0, ge=0, le=5)
     max_question_chars: int = Field(2000, ge=10)
     max_body_kb: int = Field(256, ge=1)
     max_upload_mb: float = Field(100.0, gt=0)
