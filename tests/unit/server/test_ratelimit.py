@@ -4,7 +4,6 @@ import threading
 
 import pytest
 
-import server.ratelimit as ratelimit
 from server.ratelimit import Budget, RateLimiter, client_ip
 from tests.unit.server.conftest import ClientFactory
 
@@ -127,11 +126,7 @@ def test_ask_answers_429_with_retry_after_after_limit_per_ip(make_client: Client
     assert "retry in" in body["detail"]
 
 
-def test_ask_answers_429_after_limit_per_session(
-    make_client: ClientFactory, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # The setting may not exist yet; the module default stands in for it.
-    monkeypatch.setattr(ratelimit, "DEFAULT_SESSION_LIMIT", 2)
+def test_ask_answers_429_after_limit_per_session(make_client: ClientFactory) -> None:
     client = make_client(rate_limit_per_minute=100, session_rate_limit_per_minute=2)
     mine = {"X-Askwiki-Session": "a" * 32}
     for _ in range(2):
