@@ -14,6 +14,7 @@ from askwiki.embeddings import Embedder
 from askwiki.settings import Settings
 from askwiki.store.dense import search_dense
 from askwiki.store.index import WikiIndex
+from askwiki.text import keyword_tokens
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +31,9 @@ class RetrievalOptions:
     rrf_k: int = 60
     dense_weight: float = 1.0
     bm25_weight: float = 1.0
-    min_dense_score: float = 0.80
+    min_dense_score: float = 0.86
+    min_hybrid_dense_score: float = 0.80
+    min_keyword_coverage: float = 0.6
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,8 @@ def retrieval_options(settings: Settings) -> RetrievalOptions:
         dense_weight=settings.dense_weight,
         bm25_weight=settings.bm25_weight,
         min_dense_score=settings.min_dense_score,
+        min_hybrid_dense_score=settings.min_hybrid_dense_score,
+        min_keyword_coverage=settings.min_keyword_coverage,
     )
 
 
@@ -98,6 +103,7 @@ class Retriever:
         k = top_k or opts.top_k
         started = time.perf_counter()
         vector = self.embedder.embed_queries([query])[0]
+        query_keywords = set(keyword_tokens(query))
         embedded = time.perf_counter()
         dense = search_dense(self.index.dense, vector, opts.candidates)
         keyword = self.index.keyword.search(query, opts.candidates)
@@ -129,7 +135,7 @@ class Retriever:
             if r in stored_chunks
         ]
         best = max((p.dense_score for p in passages), default=0.0)
-        passages = [p for p in passages if p.dense_score >= opts.min_dense_score]
+        passages = [p for p in passages if self._relevant(p, query_keywords)]
         if self.reranker is not None and passages:
             passages = self.reranker.rerank(query, passages)
         passages = merge_neighbours(passages)[:k]
@@ -145,6 +151,21 @@ class Retriever:
                 "total_ms": (finished - started) * 1000,
             },
         )
+
+
+    def _relevant(self, passage: Passage, query_keywords: set[str]) -> bool:
+        """The relevance floor: similar enough alone, or fairly similar and on-topic in words.
+
+        Embedding similarity alone cannot separate "谁赢得了2022年世界杯？" (0.84 against an
+        AI wiki) from a real but loosely worded question (0.83); keyword coverage can.
+        """
+        opts = self.options
+        if passage.dense_score >= opts.min_dense_score:
+            return True
+        if passage.dense_score < opts.min_hybrid_dense_score or not query_keywords:
+            return False
+        found = query_keywords & set(keyword_tokens(passage.chunk.search_text))
+        return len(found) / len(query_keywords) >= opts.min_keyword_coverage
 
 
 def merge_neighbours(passages: list[Passage]) -> list[Passage]:

@@ -78,7 +78,8 @@ def split_answer(text: str) -> list[str]:
 def check_citations(answer: str, sources: Sequence[str], embed: EmbedFn) -> CheckedAnswer:
     """Verify, correct and attach ``[n]`` markers; ``sources[i]`` is source number i+1."""
     if not sources or not answer.strip():
-        return CheckedAnswer(strip_markers(answer), [], len(marker_numbers(answer)))
+        text = "".join(_place_markers(s, []) for s in split_answer(answer))
+        return CheckedAnswer(text, [], len(marker_numbers(answer)))
     sentences = split_answer(answer)
     plain = [strip_markers(s).strip() for s in sentences]
     scored = [i for i, p in enumerate(plain) if len(keyword_tokens(p)) >= 2]

@@ -1,0 +1,71 @@
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from askwiki.documents import Chunk
+from askwiki.retrieval import Passage, RetrievalOptions, Retriever, merge_neighbours
+from askwiki.store.index import open_index
+from tests.support.fake_embedder import fake_embedder
+from tests.support.index_builder import WIKI_PAGES, build_index
+
+
+def chunk(position: int, text: str, section: str = "P › S", doc_id: str = "p.md") -> Chunk:
+    return Chunk(f"{doc_id}#{position}:x", doc_id, position, "P", section, "s", None, None, text, "h", 5)
+
+
+def passage(c: Chunk, score: float) -> Passage:
+    return Passage(c, c.position, score, score, None, (c.chunk_id,))
+
+
+def test_neighbouring_chunks_of_a_section_merge_without_repeating_overlap() -> None:
+    merged = merge_neighbours(
+        [
+            passage(chunk(3, "Second sentence here. Third one follows."), 0.9),
+            passage(chunk(2, "First sentence. Second sentence here."), 0.5),
+            passage(chunk(5, "Far away."), 0.4),
+        ]
+    )
+    assert [p.chunk.text for p in merged] == [
+        "First sentence. Second sentence here. Third one follows.",
+        "Far away.",
+    ]
+    assert merged[0].chunk_ids == ("p.md#2:x", "p.md#3:x")
+    assert merged[0].id == "p.md#2:x" and merged[0].score == 0.9
+
+
+@pytest.mark.parametrize(
+    "other",
+    [chunk(3, "Other section.", section="P › T"), chunk(3, "Other doc.", doc_id="q.md")],
+)
+def test_chunks_of_other_sections_or_documents_stay_apart(other: Chunk) -> None:
+    assert len(merge_neighbours([passage(chunk(2, "A."), 0.9), passage(other, 0.8)])) == 2
+
+
+def make_retriever(tmp_path: Path, **options: float) -> Retriever:
+    embedder = fake_embedder()
+    build_index(tmp_path / "ix", WIKI_PAGES, embedder)
+    return Retriever(open_index(tmp_path / "ix"), embedder, RetrievalOptions(**options))  # type: ignore[arg-type]
+
+
+def test_keyword_leg_finds_exact_terms_and_fusion_ranks_them_first(tmp_path: Path) -> None:
+    retriever = make_retriever(tmp_path, min_dense_score=-1.0)
+    result = retriever.search("k1 saturation length normalisation", 3)
+    assert result.passages[0].chunk.doc_id == "retrieval/bm25.md"
+    assert result.passages[0].bm25_score is not None
+    assert result.relevant
+    assert [p.score for p in result.passages] == sorted((p.score for p in result.passages), reverse=True)
+
+
+def test_relevance_floor_keeps_keyword_covered_passages_only(tmp_path: Path) -> None:
+    retriever = make_retriever(tmp_path, min_dense_score=0.99, min_hybrid_dense_score=-1.0, min_keyword_coverage=0.6)
+    covered = retriever.search("BM25 parameters k1", 5)
+    assert covered.relevant and {p.chunk.doc_id for p in covered.passages} == {"retrieval/bm25.md"}
+    unrelated = retriever.search("sourdough bread baking", 5)
+    assert not unrelated.relevant and unrelated.passages == []
+
+
+def test_top_k_limits_results(tmp_path: Path) -> None:
+    retriever = make_retriever(tmp_path, min_dense_score=-1.0)
+    assert len(retriever.search("model", 1).passages) == 1
+    assert replace(retriever.options, top_k=2).top_k == 2
