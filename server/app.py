@@ -5,21 +5,26 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
 
 from askwiki.answering.service import AnswerService
 from askwiki.embeddings import Embedder, load_embedder
 from askwiki.errors import AskwikiError
 from askwiki.live_index import LiveIndex
 from askwiki.llm.base import LLMBackend
+from askwiki.questions import AnswerRecorder, open_question_store
 from askwiki.retrieval import retrieval_options
 from askwiki.settings import Settings
+from server.cors import install_cors
 from server.errors import install_error_handlers
-from server.routes import ask, health, openai_compat, search
+from server.ratelimit import install_rate_limit
+from server.routes import ask, health, openai_compat, pages, questions, search, widget
 
 logger = logging.getLogger(__name__)
+STATIC = Path(__file__).resolve().parent / "static"
 
 
 def default_llm_factory(settings: Settings) -> Callable[[], LLMBackend]:
@@ -56,11 +61,20 @@ def create_app(
         app.state.service = AnswerService(
             settings, live, model, llm_factory or default_llm_factory(settings)
         )
+        app.state.questions = open_question_store(settings)
+        # Every endpoint that answers goes through the recorder: cache, log, related.
+        app.state.answers = AnswerRecorder(
+            app.state.service,
+            app.state.questions,
+            cache_similarity=settings.cache_similarity,
+            base_url=settings.public_url or "",
+        )
         try:
             yield
         finally:
             live.stop()
             app.state.service.close()
+            app.state.questions.close()
 
     app = FastAPI(
         title="askwiki",
@@ -68,16 +82,11 @@ def create_app(
         summary="Answers questions from a wiki with numbered, verified citations.",
         lifespan=lifespan,
     )
-    if settings.origins:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=settings.origins,
-            allow_methods=["GET", "POST", "OPTIONS"],
-            allow_headers=["Content-Type", "Accept", "X-Askwiki-Session"],
-            expose_headers=["Retry-After"],
-            max_age=600,
-        )
+    # Rate limit first, so CORS (added last) wraps it and 429s carry CORS headers.
+    install_rate_limit(app, settings)
+    install_cors(app, settings)
     install_error_handlers(app)
-    for module in (ask, search, openai_compat, health):
+    for module in (ask, search, openai_compat, health, widget, questions, pages):
         app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

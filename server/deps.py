@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 
 from askwiki.answering.service import AnswerService
 from askwiki.live_index import LiveIndex
+from askwiki.questions import AnswerRecorder, QuestionStore
 from askwiki.settings import Settings
 
 
@@ -26,6 +27,18 @@ def _live_index(request: Request) -> LiveIndex:
     return live
 
 
+def _recorder(request: Request) -> AnswerRecorder:
+    recorder: AnswerRecorder = request.app.state.answers
+    return recorder
+
+
+def _questions(request: Request) -> QuestionStore:
+    store: QuestionStore = request.app.state.questions
+    return store
+
+
 SettingsDep = Annotated[Settings, Depends(_settings)]
 ServiceDep = Annotated[AnswerService, Depends(_service)]
 LiveIndexDep = Annotated[LiveIndex, Depends(_live_index)]
+AnswersDep = Annotated[AnswerRecorder, Depends(_recorder)]
+QuestionsDep = Annotated[QuestionStore, Depends(_questions)]

@@ -36,6 +36,14 @@ class SourceOut(BaseModel):
     chunk_ids: list[str] = Field(default_factory=list)
 
 
+class RelatedOut(BaseModel):
+    id: str
+    question: str
+    asked_at: str = Field(description="When the question was asked (ISO 8601, UTC).")
+    answer_snippet: str = Field(description="The start of its answer, as plain text.")
+    url: str = Field(description="Its page, /q/{id}/{slug} (absolute with ASKWIKI_PUBLIC_URL).")
+
+
 class AnswerOut(BaseModel):
     id: str
     question: str
@@ -45,11 +53,72 @@ class AnswerOut(BaseModel):
     created_at: str
     model: str
     timings: dict[str, float]
-    status: Literal["answered", "no_answer", "extractive"]
+    status: Literal["answered", "no_answer", "extractive", "failed"] = Field(
+        description="'failed' only appears on stored answers that could not be completed."
+    )
     generated: bool = Field(description="False for 'no relevant page' and extractive fallbacks.")
     standalone_question: str | None = None
     index_version: str | None = None
     corrections: int = Field(0, description="Citation markers the server added, fixed or removed.")
+    cached: bool = Field(
+        False, description="Served from the answer to an earlier question meaning the same."
+    )
+    cached_from: str | None = Field(
+        None, description="Id of the original answer when cached; created_at is its date."
+    )
+    related: list[RelatedOut] = Field(
+        default_factory=list, description='"Others are asking": similar and recent questions.'
+    )
+
+
+class StoredAnswerOut(AnswerOut):
+    asked_at: str = Field(description="When this question was asked.")
+    url: str
+    error: str | None = Field(None, description="Why a failed answer failed.")
+    up: int = Field(0, description="Thumbs-up votes (repeats of a cached answer included).")
+    down: int = 0
+
+
+class QuestionSummaryOut(BaseModel):
+    id: str
+    question: str
+    asked_at: str
+    answer_snippet: str
+    status: str
+    language: str
+    asks: int = Field(description="How often it was asked, cached repeats included.")
+    url: str
+
+
+class QuestionListOut(BaseModel):
+    total: int
+    limit: int
+    offset: int
+    items: list[QuestionSummaryOut]
+
+
+class FeedbackIn(BaseModel):
+    vote: Literal["up", "down"]
+    comment: str | None = Field(None, max_length=2000)
+
+
+class VotesOut(BaseModel):
+    id: str
+    up: int
+    down: int
+
+
+class GapOut(BaseModel):
+    question: str = Field(description="The group's commonest wording.")
+    count: int = Field(description="Asks in the group.")
+    no_answer: int = Field(description="Asks for which no relevant wiki page was found.")
+    downvoted: int = Field(description="Asks whose answer readers voted down more than up.")
+    last_asked: str
+    examples: list[QuestionSummaryOut]
+
+
+class GapsOut(BaseModel):
+    gaps: list[GapOut]
 
 
 class SearchHit(BaseModel):

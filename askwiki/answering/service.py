@@ -38,7 +38,8 @@ EXTRACTIVE_NOTICE: dict[Language, str] = {
     "zh": "语言模型暂时不可用，以下是最相关的原文段落：",
     "en": "The language model is unavailable; here are the most relevant passages:",
 }
-Status = Literal["answered", "no_answer", "extractive"]
+# "failed" is only ever set by the question log, for an answer that could not be completed.
+Status = Literal["answered", "no_answer", "extractive", "failed"]
 
 
 @dataclass
@@ -59,8 +60,23 @@ class Source:
 
 
 @dataclass
+class RelatedQuestion:
+    """Another stored question shown under an answer ("Others are asking")."""
+
+    id: str
+    question: str
+    asked_at: str
+    answer_snippet: str
+    url: str
+
+
+@dataclass
 class Answer:
-    """The final answer object: what ``/api/ask`` returns and the question log stores."""
+    """The final answer object: what ``/api/ask`` returns and the question log stores.
+
+    ``cached``/``cached_from``/``related`` are filled by the question log
+    (``askwiki.questions.recording``); the service itself always leaves them empty.
+    """
 
     id: str
     question: str
@@ -75,6 +91,9 @@ class Answer:
     standalone_question: str | None = None
     index_version: str | None = None
     corrections: int = 0
+    cached: bool = False
+    cached_from: str | None = None
+    related: list[RelatedQuestion] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from fastapi.responses import StreamingResponse
 from askwiki.answering.service import Answer, AnswerEvent
 from askwiki.errors import AskwikiError
 from askwiki.llm.base import ChatMessage
-from server.deps import ServiceDep, SettingsDep
+from server.deps import AnswersDep, SettingsDep
 from server.errors import error_body
 from server.schemas import AnswerOut, AskRequest, ErrorOut
 from server.sse import SSE_HEADERS, sse_event
@@ -24,7 +24,10 @@ router = APIRouter(tags=["ask"])
 
 
 def answer_json(answer: Answer) -> dict[str, object]:
-    """The one serialisation of an answer shared by JSON, SSE ``done`` and stored answers."""
+    """The one serialisation of an answer shared by JSON, SSE ``done`` and stored answers.
+
+    Includes ``cached``/``cached_from`` and the ``related`` questions the recorder attached.
+    """
     return AnswerOut.model_validate(asdict(answer)).model_dump(mode="json")
 
 
@@ -66,7 +69,7 @@ def check_question(question: str, limit: int) -> None:
 )
 def ask(
     request: AskRequest,
-    service: ServiceDep,
+    answers: AnswersDep,
     settings: SettingsDep,
     accept: Annotated[str | None, Header()] = None,
 ) -> object:
@@ -75,11 +78,16 @@ def ask(
     With `"stream": true` (or `Accept: text/event-stream`) the answer arrives as events:
     `sources` (the numbered list), `token` (`{"text": delta}`) and `done` (the final
     object, identical to the JSON answer, with verified citations).
+
+    A question meaning the same as one already answered against the same index version
+    returns that answer at once (`cached: true`, `cached_from`, its `created_at`);
+    `"fresh": true` forces a new answer. Every answer, and every failure, is stored and
+    gets a page at `/q/{id}`; `related` lists other people's questions.
     """
     check_question(request.question, settings.max_question_chars)
     history = [ChatMessage(turn.role, turn.content) for turn in request.history]
     streaming = request.stream or "text/event-stream" in (accept or "")
-    events = service.stream(request.question.strip(), history, request.top_k)
+    events = answers.stream(request.question.strip(), history, request.top_k, fresh=request.fresh)
     if not streaming:
         final = next(e for e in events if e.kind == "done")
         return answer_json(final.data)

@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 from askwiki.answering.service import Answer, AnswerEvent, Source
 from askwiki.errors import AskwikiError
 from askwiki.llm.base import ChatMessage
-from server.deps import ServiceDep, SettingsDep
+from server.deps import AnswersDep, SettingsDep
 from server.errors import error_body
 from server.routes.ask import check_question
 from server.sse import SSE_HEADERS, sse_data
@@ -92,12 +92,12 @@ def _completion(answer: Answer) -> dict[str, object]:
 
 @router.post("/v1/chat/completions")
 def chat_completions(
-    request: ChatCompletionRequest, service: ServiceDep, settings: SettingsDep
+    request: ChatCompletionRequest, answers: AnswersDep, settings: SettingsDep
 ) -> object:
     """OpenAI-compatible chat completion answered from the wiki, with sources attached."""
     question, history = _split(request)
     check_question(question, settings.max_question_chars)
-    events = service.stream(question.strip(), history)
+    events = answers.stream(question.strip(), history)
     if not request.stream:
         final = next(e for e in events if e.kind == "done")
         return _completion(final.data)

@@ -6,7 +6,10 @@ from askwiki.text import detect_language, keyword_tokens, slugify, split_sentenc
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("知识蒸馏是一种方法。它由Hinton提出！对吗？", ["知识蒸馏是一种方法。", "它由Hinton提出！", "对吗？"]),
+        (
+            "知识蒸馏是一种方法。它由Hinton提出！对吗？",
+            ["知识蒸馏是一种方法。", "它由Hinton提出！", "对吗？"],
+        ),
         ("第一；第二……第三", ["第一；", "第二……", "第三"]),
         ("他说：“好。”然后走了。", ["他说：“好。”", "然后走了。"]),
         ("One sentence. Two sentences! Three?", ["One sentence.", "Two sentences!", "Three?"]),

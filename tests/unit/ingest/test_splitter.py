@@ -8,7 +8,9 @@ def make_splitter(chunk_tokens: int = 40, overlap: int = 0) -> Splitter:
     return Splitter(embedder.count_tokens, embedder.split_by_tokens, chunk_tokens, overlap)
 
 
-def doc(text: str, title: str = "Page", url: str | None = None, page: int | None = None) -> Document:
+def doc(
+    text: str, title: str = "Page", url: str | None = None, page: int | None = None
+) -> Document:
     return Document("wiki/page.md", title, (DocumentPart(text, page),), "page.md", "markdown", url)
 
 
@@ -34,7 +36,12 @@ def test_headings_inside_code_fences_are_text() -> None:
 
 
 def test_chinese_page_splits_on_chinese_sentence_ends() -> None:
-    sentences = ["知识蒸馏把大模型的知识迁移到小模型。", "教师模型输出软标签！", "温度越高分布越平滑；", "学生模型学习它们？"]
+    sentences = [
+        "知识蒸馏把大模型的知识迁移到小模型。",
+        "教师模型输出软标签！",
+        "温度越高分布越平滑；",
+        "学生模型学习它们？",
+    ]
     chunks = make_splitter(chunk_tokens=18).split(doc("".join(sentences)))
     assert [c.text for c in chunks] == sentences
     assert all(c.token_count <= 18 for c in chunks)

@@ -19,6 +19,9 @@ ANSWER_KEYS = {
     "standalone_question",
     "index_version",
     "corrections",
+    "cached",
+    "cached_from",
+    "related",
 }
 SOURCE_KEYS = {
     "n",

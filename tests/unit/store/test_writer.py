@@ -4,7 +4,12 @@ import numpy as np
 import pytest
 
 from askwiki.documents import Document, DocumentPart
-from askwiki.errors import IndexCorruptError, IndexLockedError, IndexMismatchError, IndexNotFoundError
+from askwiki.errors import (
+    IndexCorruptError,
+    IndexLockedError,
+    IndexMismatchError,
+    IndexNotFoundError,
+)
 from askwiki.store.dense import search_dense
 from askwiki.store.index import open_index
 from askwiki.store.layout import current_version, published_versions, version_path
@@ -23,13 +28,17 @@ def page(doc_id: str, text: str) -> Document:
     return Document(doc_id, doc_id.upper(), (DocumentPart(text),), f"/wiki/{doc_id}", "markdown")
 
 
-def write(path: Path, upserts: list[Document], deletes: tuple[str, ...] = (), **kw: object) -> str | None:
+def write(
+    path: Path, upserts: list[Document], deletes: tuple[str, ...] = (), **kw: object
+) -> str | None:
     with IndexWriter(path, INFO, CHUNKING, hnsw_threshold=10_000, **kw) as writer:  # type: ignore[arg-type]
         for doc_id in deletes:
             writer.delete(doc_id)
         for document in upserts:
             chunks = SPLITTER.split(document)
-            writer.upsert(document, chunks, EMBEDDER.embed_passages([c.search_text for c in chunks]))
+            writer.upsert(
+                document, chunks, EMBEDDER.embed_passages([c.search_text for c in chunks])
+            )
         manifest = writer.commit()
     return manifest.version if manifest else None
 
@@ -40,7 +49,9 @@ def test_missing_index_says_how_to_build_it(tmp_path: Path) -> None:
 
 
 def test_new_index_holds_all_chunks_in_every_leg(tmp_path: Path) -> None:
-    write(tmp_path / "ix", [page("a", "## One\nAlpha text.\n## Two\nBeta text."), page("b", "Gamma.")])
+    write(
+        tmp_path / "ix", [page("a", "## One\nAlpha text.\n## Two\nBeta text."), page("b", "Gamma.")]
+    )
     index = open_index(tmp_path / "ix")
     assert (index.manifest.documents, index.manifest.chunks) == (2, 3)
     assert index.dense.ntotal == len(index.keyword) == index.docstore.count_chunks() == 3
@@ -82,13 +93,19 @@ def test_other_embedding_model_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "ix"
     write(path, [page("a", "Alpha.")])
     other = EmbeddingInfo("another-model", 64)
-    with pytest.raises(IndexMismatchError, match="ASKWIKI_EMBEDDING_MODEL"), IndexWriter(path, other, CHUNKING, 10):
+    with (
+        pytest.raises(IndexMismatchError, match="ASKWIKI_EMBEDDING_MODEL"),
+        IndexWriter(path, other, CHUNKING, 10),
+    ):
         pass
 
 
 def test_second_writer_is_refused_while_first_holds_lock(tmp_path: Path) -> None:
     path = tmp_path / "ix"
-    with IndexWriter(path, INFO, CHUNKING, 10), pytest.raises(IndexLockedError, match="being written"):
+    with (
+        IndexWriter(path, INFO, CHUNKING, 10),
+        pytest.raises(IndexLockedError, match="being written"),
+    ):
         IndexWriter(path, INFO, CHUNKING, 10).__enter__()
 
 

@@ -1,0 +1,266 @@
+from __future__ import annotations
+
+import sqlite3
+import threading
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from askwiki.answering.service import Source
+from askwiki.errors import QuestionLogError, QuestionNotFoundError
+from askwiki.questions import SQLiteQuestionStore
+from tests.unit.questions.conftest import make_answer, unit
+
+MODEL = "fake-embedding"
+
+
+def save(store: SQLiteQuestionStore, answer, vector=None, asked_at=None, error=None) -> None:  # type: ignore[no-untyped-def]
+    store.save(
+        answer,
+        asked_at=asked_at or answer.created_at,
+        embedding=vector,
+        embedding_model=MODEL,
+        error=error,
+    )
+
+
+def test_answer_round_trips_with_sources_and_embedding(store: SQLiteQuestionStore) -> None:
+    answer = make_answer(
+        "What rank does it use?", id="a1", standalone_question="What rank does LoRA use?"
+    )
+    vector = unit(1, 2, 3)
+    save(store, answer, vector, asked_at="2025-06-02T08:00:00+00:00")
+
+    record = store.get("a1")
+
+    assert asdict(record.answer) == asdict(answer)
+    assert record.asked_at == "2025-06-02T08:00:00+00:00"
+    assert record.normalized == "whatrankdoesituse"
+    assert record.embedding is not None and np.allclose(record.embedding, vector)
+    assert record.embedding.dtype == np.float32
+    assert record.error is None and (record.up, record.down) == (0, 0)
+
+
+def test_schema_is_created_on_open_and_data_survives_reopening(tmp_path: Path) -> None:
+    path = tmp_path / "nested" / "questions.sqlite"
+    first = SQLiteQuestionStore(path)
+    save(first, make_answer(id="kept"))
+    first.close()
+
+    second = SQLiteQuestionStore(path)
+    assert second.get("kept").answer.question == "What is LoRA?"
+    mode = sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0]
+    second.close()
+    assert mode == "wal"
+
+
+def test_failed_answer_is_stored_as_failed_with_its_error(store: SQLiteQuestionStore) -> None:
+    failed = make_answer(id="f1", answer="", status="failed", generated=False, model="")
+    save(store, failed, error="connection refused at 127.0.0.1:9")
+
+    record = store.get("f1")
+
+    assert record.status == "failed" and record.error == "connection refused at 127.0.0.1:9"
+    assert store.search("", 10, 0) == ([], 0)
+    assert store.recent(10) == []
+
+
+def test_answer_is_written_whole_or_not_at_all(store: SQLiteQuestionStore) -> None:
+    source = make_answer().sources[0]
+    broken = make_answer(id="half", sources=[source, replace(source)])  # duplicate n = 1
+
+    with pytest.raises(QuestionLogError):
+        save(store, broken)
+
+    with pytest.raises(QuestionNotFoundError):
+        store.get("half")
+    rows = sqlite3.connect(store.path).execute("SELECT COUNT(*) FROM sources").fetchone()[0]
+    assert rows == 0
+
+
+def test_unknown_id_raises_not_found(store: SQLiteQuestionStore) -> None:
+    with pytest.raises(QuestionNotFoundError, match="nope"):
+        store.get("nope")
+    with pytest.raises(QuestionNotFoundError):
+        store.add_feedback("nope", "up", None)
+
+
+def test_many_threads_can_write_and_read_at_once(store: SQLiteQuestionStore) -> None:
+    errors: list[BaseException] = []
+
+    def work(worker: int) -> None:
+        try:
+            for n in range(10):
+                answer = make_answer(f"Question {worker}-{n}?", id=f"t{worker}-{n}")
+                save(store, answer, unit(worker + 1, n + 1))
+                store.get(answer.id)
+                store.recent(5)
+        except BaseException as exc:  # collected for the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(w,)) for w in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert store.search("", 100, 0)[1] == 80
+
+
+def test_exact_normalised_match_is_found_for_same_index_version(
+    store: SQLiteQuestionStore,
+) -> None:
+    save(store, make_answer("What is LoRA?", id="orig"), unit(1, 0))
+
+    hit = store.find_cached("whatislora", unit(0, 1), MODEL, "v1", 0.95)
+    other_version = store.find_cached("whatislora", unit(0, 1), MODEL, "v2", 0.95)
+
+    assert hit is not None and hit.id == "orig"
+    assert other_version is None
+
+
+@pytest.mark.parametrize(
+    ("vector", "expected"),
+    [((1.0, 0.1), "orig"), ((1.0, 0.2), "orig"), ((1.0, 1.0), None), ((0.0, 1.0), None)],
+)
+def test_cosine_match_needs_the_threshold(
+    store: SQLiteQuestionStore, vector: tuple[float, float], expected: str | None
+) -> None:
+    save(store, make_answer("How does LoRA work?", id="orig"), unit(1, 0))
+
+    hit = store.find_cached("howdoesloraworkinpractice", unit(*vector), MODEL, "v1", 0.95)
+
+    assert (hit.id if hit else None) == expected
+
+
+@pytest.mark.parametrize(
+    ("asked", "expected"),
+    [
+        ("whoinventedlora", "orig"),  # shares enough wording
+        ("whatislora", None),  # e5-small rates it 0.97 alike, yet it is another question
+        ("whichresearchersproposedlora", None),  # a paraphrase, but answered afresh
+    ],
+)
+def test_cosine_match_also_needs_shared_wording(
+    store: SQLiteQuestionStore, asked: str, expected: str | None
+) -> None:
+    save(store, make_answer("Who introduced LoRA?", id="orig"), unit(1, 0))
+
+    hit = store.find_cached(asked, unit(1, 0.05), MODEL, "v1", 0.95)
+
+    assert (hit.id if hit else None) == expected
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [{"status": "no_answer"}, {"status": "extractive"}, {"status": "failed"}],
+)
+def test_only_answered_originals_are_served_from_cache(
+    store: SQLiteQuestionStore, fields: dict[str, str]
+) -> None:
+    save(store, make_answer(id="orig", **fields), unit(1, 0))
+    assert store.find_cached("whatislora", unit(1, 0), MODEL, "v1", 0.5) is None
+
+
+def test_answer_voted_down_is_no_longer_served_from_cache(store: SQLiteQuestionStore) -> None:
+    save(store, make_answer(id="orig"), unit(1, 0))
+    save(store, make_answer("what is lora", id="repeat", cached=True, cached_from="orig"))
+    store.add_feedback("repeat", "down", "wrong")
+
+    assert store.find_cached("whatislora", unit(1, 0), MODEL, "v1", 0.95) is None
+    assert store.get("orig").down == 1  # votes on a repeat count for the original
+
+
+def test_feedback_totals_and_comment_are_stored(store: SQLiteQuestionStore) -> None:
+    save(store, make_answer(id="a"))
+    store.add_feedback("a", "up", None)
+    votes = store.add_feedback("a", "down", "missing the rank")
+
+    assert (votes.up, votes.down) == (1, 1)
+    comment = sqlite3.connect(store.path).execute("SELECT comment FROM feedback").fetchall()
+    assert ("missing the rank",) in comment
+
+
+def test_similar_ranks_by_cosine_and_skips_excluded(store: SQLiteQuestionStore) -> None:
+    save(store, make_answer("Near?", id="near"), unit(1, 0.1))
+    save(store, make_answer("Far?", id="far"), unit(0, 1))
+    save(store, make_answer("Self?", id="self"), unit(1, 0))
+
+    similar = store.similar(unit(1, 0), MODEL, {"self"}, 5)
+
+    assert [s.id for s in similar] == ["near", "far"]
+
+
+def test_lists_show_one_entry_per_question_with_its_asks(store: SQLiteQuestionStore) -> None:
+    save(store, make_answer("What is LoRA?", id="a", created_at="2025-06-01T00:00:00+00:00"))
+    save(
+        store,
+        make_answer("what is lora", id="b", cached=True, cached_from="a"),
+        asked_at="2025-06-03T00:00:00+00:00",
+    )
+    save(store, make_answer("What is BM25?", id="c", created_at="2025-06-02T00:00:00+00:00"))
+    save(
+        store,
+        make_answer("Bread?", id="d", status="no_answer"),
+        asked_at="2025-06-04T00:00:00+00:00",
+    )
+
+    assert [s.id for s in store.recent(10)] == ["c", "a"]
+    popular = store.popular(10)
+    assert [(s.id, s.asks) for s in popular] == [("a", 2), ("c", 1)]
+    items, total = store.search("", 10, 0)
+    assert [s.id for s in items] == ["d", "c", "a"] and total == 3
+    assert items[2].answer_snippet == "LoRA trains low-rank matrices."
+
+
+@pytest.mark.parametrize(
+    ("query", "ids"),
+    [("lora", ["a"]), ("LORA?", ["a"]), ("bm", ["c"]), ("100%", []), ("知识", ["z"])],
+)
+def test_search_matches_question_text(
+    store: SQLiteQuestionStore, query: str, ids: list[str]
+) -> None:
+    save(store, make_answer("What is LoRA?", id="a"))
+    save(store, make_answer("What is BM25?", id="c"))
+    save(store, make_answer("什么是知识蒸馏？", id="z", language="zh"))
+
+    items, total = store.search(query, 10, 0)
+
+    assert [s.id for s in items] == ids and total == len(ids)
+
+
+def test_gap_candidates_are_no_answer_or_mostly_down(store: SQLiteQuestionStore) -> None:
+    save(store, make_answer("Bread?", id="bread", status="no_answer"), unit(1, 0))
+    save(store, make_answer("Liked?", id="liked"))
+    save(store, make_answer("Disliked?", id="disliked"))
+    save(store, make_answer("Mixed?", id="mixed"))
+    store.add_feedback("liked", "up", None)
+    store.add_feedback("disliked", "down", None)
+    store.add_feedback("mixed", "down", None)
+    store.add_feedback("mixed", "up", None)
+
+    candidates = {c.summary.id: c for c in store.gap_candidates(50)}
+
+    assert set(candidates) == {"bread", "disliked"}
+    assert candidates["bread"].no_answer and candidates["bread"].embedding is not None
+    assert candidates["disliked"].down == 1
+
+
+def test_sources_keep_numbers_cited_flags_and_optional_fields(
+    store: SQLiteQuestionStore,
+) -> None:
+    sources = [
+        Source(3, "x#2", "x.md", "X", "X › A", None, "excerpt", 0.3),
+        Source(1, "y#0", "y.pdf", "Y", "Y", "https://w/y.pdf#page=4", "e", 0.9, True, 4, ["a"]),
+    ]
+    save(store, make_answer(id="s", sources=sources))
+
+    stored = store.get("s").answer.sources
+
+    assert [(s.n, s.cited, s.page, s.url) for s in stored] == [
+        (1, True, 4, "https://w/y.pdf#page=4"),
+        (3, False, None, None),
+    ]
