@@ -66,7 +66,8 @@ def run_ingest(
     started = time.perf_counter()
     report = IngestReport(index=settings.index)
     notify = progress or (lambda stage, done, total: None)
-    sources = list(discover(paths))
+    # Absolute paths: pruning compares stored sources with later runs from any folder.
+    sources = list(discover([p.absolute() for p in paths]))
     documents = _load_all(sources, settings, report, notify)
     chunking = ChunkingInfo(settings.chunk_tokens, settings.chunk_overlap_tokens)
     splitter = Splitter(

