@@ -23,6 +23,8 @@ _STOPWORDS = frozenset(
     being it its this that these those what which who whom whose how why when where do does did
     can could should would will shall may might must i you he she we they me my your our their
     his her them us not no yes there here than so such into about over under also just only
+    during while after before between each other some any all most more many much very
+    usually typically often using use used
     的 了 是 在 和 与 及 或 而 也 就 都 又 被 把 让 给 对 从 向 以 之 其
     这 那 这个 那个 一个 什么 怎么 如何 为什么 哪些 哪个 吗 呢 吧 啊 么
     中 上 下 有 没有 我 你 他 她 它 我们 你们 他们 请 可以 能 会""".split()
@@ -61,8 +63,25 @@ def keyword_tokens(text: str) -> list[str]:
         token = raw.strip()
         if not token or token in _STOPWORDS or not _TOKEN_OK.match(token):
             continue
-        tokens.append(token)
+        tokens.append(_stem(token))
     return tokens
+
+
+def _stem(word: str) -> str:
+    """A light English stemmer: "freezes"/"freeze" and "models"/"model" meet.
+
+    Deliberately conservative (no Porter rules): BM25 needs the common inflections to
+    match, not linguistic roots, and a wrong cut costs more than a missed one.
+    """
+    if len(word) <= 3 or not word.isascii() or not word.isalpha():
+        return word
+    for suffix in ("ing", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            if suffix == "s" and word.endswith(("ss", "us", "is")):
+                break
+            word = word[: -len(suffix)]
+            break
+    return word[:-1] if word.endswith("e") and len(word) > 3 else word
 
 
 def slugify(heading: str) -> str:

