@@ -34,8 +34,9 @@ class Embedder:
         self.query_prompt = prompts.get("query", "")
         self.passage_prompt = prompts.get("passage", "")
         # sentence-transformers 6 renamed the method; older releases only have the long name.
-        get_dimension = getattr(model, "get_embedding_dimension", None) or getattr(
-            model, "get_sentence_embedding_dimension"
+        get_dimension = (
+            getattr(model, "get_embedding_dimension", None)
+            or model.get_sentence_embedding_dimension
         )
         dimension = get_dimension()
         if not dimension:

@@ -152,7 +152,6 @@ class Retriever:
             },
         )
 
-
     def _relevant(self, passage: Passage, query_keywords: set[str]) -> bool:
         """The relevance floor: similar enough alone, or fairly similar and on-topic in words.
 

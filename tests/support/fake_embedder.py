@@ -27,10 +27,10 @@ class FakeTokenizer:
 
 
 class FakeSentenceModel:
-    prompts = {"query": "query: ", "passage": "passage: "}
     max_seq_length = 512
 
     def __init__(self, dimension: int = 32) -> None:
+        self.prompts = {"query": "query: ", "passage": "passage: "}
         self._fake = DeterministicFakeEmbedding(size=dimension)
         self._dimension = dimension
         self.tokenizer = FakeTokenizer()

@@ -11,7 +11,9 @@ from tests.support.index_builder import WIKI_PAGES, build_index
 
 
 def chunk(position: int, text: str, section: str = "P › S", doc_id: str = "p.md") -> Chunk:
-    return Chunk(f"{doc_id}#{position}:x", doc_id, position, "P", section, "s", None, None, text, "h", 5)
+    return Chunk(
+        f"{doc_id}#{position}:x", doc_id, position, "P", section, "s", None, None, text, "h", 5
+    )
 
 
 def passage(c: Chunk, score: float) -> Passage:
@@ -54,11 +56,15 @@ def test_keyword_leg_finds_exact_terms_and_fusion_ranks_them_first(tmp_path: Pat
     assert result.passages[0].chunk.doc_id == "retrieval/bm25.md"
     assert result.passages[0].bm25_score is not None
     assert result.relevant
-    assert [p.score for p in result.passages] == sorted((p.score for p in result.passages), reverse=True)
+    assert [p.score for p in result.passages] == sorted(
+        (p.score for p in result.passages), reverse=True
+    )
 
 
 def test_relevance_floor_keeps_keyword_covered_passages_only(tmp_path: Path) -> None:
-    retriever = make_retriever(tmp_path, min_dense_score=0.99, min_hybrid_dense_score=-1.0, min_keyword_coverage=0.6)
+    retriever = make_retriever(
+        tmp_path, min_dense_score=0.99, min_hybrid_dense_score=-1.0, min_keyword_coverage=0.6
+    )
     covered = retriever.search("BM25 parameters k1", 5)
     assert covered.relevant and {p.chunk.doc_id for p in covered.passages} == {"retrieval/bm25.md"}
     unrelated = retriever.search("sourdough bread baking", 5)

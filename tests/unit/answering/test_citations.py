@@ -12,14 +12,24 @@ SOURCES = [
 
 @pytest.mark.parametrize(
     ("text", "numbers"),
-    [("a [1] b [2]", [1, 2]), ("x [1, 2]", [1, 2]), ("【3】", [3]), ("[^4]", [4]), ("[来源 2]", [2]), ("[n]", [])],
+    [
+        ("a [1] b [2]", [1, 2]),
+        ("x [1, 2]", [1, 2]),
+        ("【3】", [3]),
+        ("[^4]", [4]),
+        ("[来源 2]", [2]),
+        ("[n]", []),
+    ],
 )
 def test_marker_forms_are_recognised(text: str, numbers: list[int]) -> None:
     assert marker_numbers(text) == numbers
 
 
 def test_split_answer_keeps_marker_after_full_stop_with_its_sentence() -> None:
-    assert split_answer("It was Hinton. [1] Then LoRA [2].") == ["It was Hinton. [1]", " Then LoRA [2]."]
+    assert split_answer("It was Hinton. [1] Then LoRA [2].") == [
+        "It was Hinton. [1]",
+        " Then LoRA [2].",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -28,9 +38,17 @@ def test_split_answer_keeps_marker_after_full_stop_with_its_sentence() -> None:
         # swapped markers are corrected (observed with the default model)
         ("知识蒸馏由Hinton在2015年提出[2]。", "知识蒸馏由Hinton在2015年提出[1]。", [1]),
         # a missing marker is attached before the closing punctuation
-        ("LoRA was introduced by Hu et al. in 2021.", "LoRA was introduced by Hu et al. in 2021 [2].", [2]),
+        (
+            "LoRA was introduced by Hu et al. in 2021.",
+            "LoRA was introduced by Hu et al. in 2021 [2].",
+            [2],
+        ),
         # a marker pointing to no source is removed, the right one attached
-        ("LoRA freezes the pretrained weights [7].", "LoRA freezes the pretrained weights [2].", [2]),
+        (
+            "LoRA freezes the pretrained weights [7].",
+            "LoRA freezes the pretrained weights [2].",
+            [2],
+        ),
         # an unsupported sentence loses its marker and cites nothing
         ("Bananas are yellow fruit [1].", "Bananas are yellow fruit.", []),
         # a correct marker is kept as it is
