@@ -58,6 +58,12 @@ def test_env_example_values_load_as_defaults(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_readme_configuration_table_matches_env_example() -> None:
-    documented = dict(re.findall(r"^(ASKWIKI_[A-Z0-9_]+)=(.*)$", (ROOT / ".env.example").read_text(), re.M))
-    table = dict(re.findall(r"^\| `(ASKWIKI_[A-Z0-9_]+)` \| `([^`]*)` \|", (ROOT / "README.md").read_text(), re.M))
+    documented = dict(
+        re.findall(r"^(ASKWIKI_[A-Z0-9_]+)=(.*)$", (ROOT / ".env.example").read_text(), re.M)
+    )
+    table = dict(
+        re.findall(
+            r"^\| `(ASKWIKI_[A-Z0-9_]+)` \| `([^`]*)` \|", (ROOT / "README.md").read_text(), re.M
+        )
+    )
     assert table == {key: value or "(unset)" for key, value in documented.items()}
