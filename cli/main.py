@@ -8,7 +8,7 @@ import typer
 from pydantic import ValidationError
 
 from askwiki.errors import AskwikiError
-from cli import ask_cmd, index_cmd, ingest_cmd, models_cmd, serve_cmd
+from cli import ask_cmd, eval_cmd, index_cmd, ingest_cmd, models_cmd, serve_cmd
 from cli.output import fail
 
 app = typer.Typer(
@@ -20,6 +20,7 @@ app = typer.Typer(
 app.command("ingest")(ingest_cmd.ingest)
 app.command("serve")(serve_cmd.serve)
 app.command("ask")(ask_cmd.ask)
+app.command("eval")(eval_cmd.eval_command)
 app.add_typer(index_cmd.app, name="index")
 app.add_typer(models_cmd.app, name="models")
 

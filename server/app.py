@@ -20,8 +20,9 @@ from askwiki.retrieval import retrieval_options
 from askwiki.settings import Settings
 from server.cors import install_cors
 from server.errors import install_error_handlers
+from server.limits import install_body_limit
 from server.ratelimit import install_rate_limit
-from server.routes import ask, health, openai_compat, pages, questions, search, widget
+from server.routes import admin, ask, health, openai_compat, pages, questions, search, widget
 
 logger = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
@@ -69,9 +70,11 @@ def create_app(
             cache_similarity=settings.cache_similarity,
             base_url=settings.public_url or "",
         )
+        app.state.admin = admin.start_admin(settings, model, live)
         try:
             yield
         finally:
+            admin.stop_admin(app.state.admin)
             live.stop()
             app.state.service.close()
             app.state.questions.close()
@@ -82,11 +85,13 @@ def create_app(
         summary="Answers questions from a wiki with numbered, verified citations.",
         lifespan=lifespan,
     )
-    # Rate limit first, so CORS (added last) wraps it and 429s carry CORS headers.
+    # Innermost first: body limit, then rate limit, then CORS wrapping both (429s and
+    # 413s carry CORS headers; an over-budget client is refused before its body is read).
+    install_body_limit(app, settings)
     install_rate_limit(app, settings)
     install_cors(app, settings)
     install_error_handlers(app)
-    for module in (ask, search, openai_compat, health, widget, questions, pages):
+    for module in (ask, search, openai_compat, health, widget, questions, pages, admin):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

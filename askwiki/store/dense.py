@@ -52,7 +52,10 @@ def all_vectors(index: faiss.Index) -> tuple[Ids, Matrix]:
 
 
 def save_dense(index: faiss.Index, folder: Path) -> None:
-    faiss.write_index(index, str(folder / DENSE_FILE))
+    try:
+        faiss.write_index(index, str(folder / DENSE_FILE))
+    except RuntimeError as exc:  # faiss reports a full disk as RuntimeError
+        raise OSError(f"cannot write {folder / DENSE_FILE}: {exc}") from exc
 
 
 def load_dense(folder: Path) -> faiss.Index:

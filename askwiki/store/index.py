@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,8 +37,20 @@ class WikiIndex:
         self.docstore.close()
 
 
+# One version is opened at a time per process. numpy reads .npy headers with
+# ast.literal_eval, and CPython 3.11.7 keeps the AST converter's recursion depth in shared
+# state (gh-106905): two threads opening versions at once (the index poller and an admin
+# job) failed now and then with "SystemError: AST constructor recursion depth mismatch".
+_OPEN_LOCK = threading.Lock()
+
+
 def open_version(index_path: Path, version: str) -> WikiIndex:
     """Load one version and check that its parts agree with each other."""
+    with _OPEN_LOCK:
+        return _open_version(index_path, version)
+
+
+def _open_version(index_path: Path, version: str) -> WikiIndex:
     folder = version_path(index_path, version)
     manifest = Manifest.read(folder)
     if not (folder / DOCSTORE_FILE).is_file():

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import shutil
-from collections.abc import Sequence
+import sqlite3
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import Concatenate, ParamSpec, TypeVar
 
 import numpy as np
 
 from askwiki.documents import Chunk, Document
+from askwiki.errors import IndexCorruptError, IndexWriteError
 from askwiki.store.dense import all_vectors, build_dense, index_kind, save_dense
 from askwiki.store.docstore import DOCSTORE_FILE, Docstore, StoredDocument
-from askwiki.store.index import WikiIndex, open_version
+from askwiki.store.index import WikiIndex, open_index
 from askwiki.store.keyword import KeywordIndex
 from askwiki.store.layout import (
     TEMP_SUFFIX,
@@ -29,6 +33,27 @@ from askwiki.store.manifest import ChunkingInfo, EmbeddingInfo, Manifest, check_
 from askwiki.text import keyword_tokens
 
 logger = logging.getLogger(__name__)
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _writes(
+    method: Callable[Concatenate[IndexWriter, _P], _R],
+) -> Callable[Concatenate[IndexWriter, _P], _R]:
+    """A full disk (or a permission problem) while staging or publishing becomes an
+    ``IndexWriteError``: SQLite reports it as ``OperationalError``, not ``OSError``."""
+
+    @functools.wraps(method)
+    def write(writer: IndexWriter, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return method(writer, *args, **kwargs)
+        except (OSError, sqlite3.OperationalError) as exc:
+            raise IndexWriteError(
+                f"Cannot write a new version of {writer.index_path} ({exc}); the previous "
+                "version is untouched. Free disk space and run the ingest again"
+            ) from exc
+
+    return write
 
 
 class IndexWriter:
@@ -70,7 +95,15 @@ class IndexWriter:
             remove_stale(self.index_path, self._keep)
             live = current_version(self.index_path)
             if live is not None and not self._rebuild:
-                self.previous = open_version(self.index_path, live)
+                # Like readers, skip a damaged live version and build on the newest good one:
+                # re-running the ingest must repair the index, not fail on the damage again.
+                try:
+                    self.previous = open_index(self.index_path)
+                except IndexCorruptError as exc:
+                    raise IndexCorruptError(
+                        f"{exc}; no older version loads either: rebuild it with "
+                        "'askwiki ingest --rebuild'"
+                    ) from exc
                 check_same_model(self.previous.manifest, self.embedding, self.index_path)
                 self._next_row = self.previous.docstore.max_row_id() + 1
         except BaseException:
@@ -118,9 +151,11 @@ class IndexWriter:
         self.changed = True
         return self._docstore
 
+    @_writes
     def delete(self, doc_id: str) -> None:
         self._removed.update(self._stage().delete_document(doc_id))
 
+    @_writes
     def upsert(self, document: Document, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
         """Replace a document and its chunks (delete before add: never a duplicate)."""
         docstore = self._stage()
@@ -136,6 +171,7 @@ class IndexWriter:
         if len(chunks):
             self._new_vectors.append(np.asarray(vectors, dtype=np.float32))
 
+    @_writes
     def commit(self, extra: dict[str, object] | None = None) -> Manifest | None:
         """Publish the staged version; None when nothing changed (the live one stays)."""
         if self._docstore is None or self._temp is None:

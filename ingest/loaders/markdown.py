@@ -65,6 +65,26 @@ def load_markdown(source: SourceFile, options: LoaderOptions) -> Document:
     )
 
 
+class _AliasError(yaml.YAMLError):
+    """A YAML alias in front matter: refused, the file is skipped with this reason."""
+
+
+class _FrontMatterLoader(yaml.SafeLoader):
+    """``SafeLoader`` without aliases: ``*ref`` lets a few hundred bytes expand into
+    billions of list items when the metadata is turned into text (a YAML bomb), and
+    front matter never needs them."""
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            raise _AliasError(
+                f"front matter uses a YAML alias (*{event.anchor}) near line "
+                f"{event.start_mark.line + 1}; aliases are refused (YAML bomb?), write the "
+                "values out"
+            )
+        return super().compose_node(parent, index)
+
+
 def split_front_matter(text: str, source: str) -> tuple[dict[str, object], str]:
     """YAML front matter (between ``---`` lines at the very start) and the rest.
 
@@ -76,7 +96,9 @@ def split_front_matter(text: str, source: str) -> tuple[dict[str, object], str]:
     if match is None:
         return {}, text
     try:
-        values = yaml.safe_load(match.group("yaml"))
+        values = yaml.load(match.group("yaml"), Loader=_FrontMatterLoader)  # a SafeLoader
+    except _AliasError as exc:
+        raise DocumentError(str(exc)) from exc
     except yaml.YAMLError as exc:
         logger.warning("%s: front matter is not valid YAML, indexing it as text (%s)", source, exc)
         return {}, text

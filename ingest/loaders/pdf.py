@@ -35,6 +35,7 @@ NOT_A_PDF = "not a PDF: content does not start with %PDF- (lying extension?)"
 NEEDS_PASSWORD = "encrypted PDF (needs a password)"
 NO_TEXT = "no extractable text (scanned PDF? OCR is not supported)"
 MAX_WARNINGS = 5
+INFLATES_TOO_MUCH = "PDF content exceeds the reader's size limits (decompression bomb?)"
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,12 @@ Extractor = Callable[[str], PdfText]
 def extract_pdf_text(path: str) -> PdfText:
     """Read a PDF with pypdf; raises ``DocumentError`` with the skip reason."""
     from pypdf import PasswordType, PdfReader
-    from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError
+    from pypdf.errors import (
+        DependencyError,
+        FileNotDecryptedError,
+        LimitReachedError,
+        PdfReadError,
+    )
 
     try:
         reader = PdfReader(path)
@@ -79,6 +85,9 @@ def extract_pdf_text(path: str) -> PdfText:
                 pages.append("")
     except FileNotDecryptedError as exc:
         raise DocumentError(NEEDS_PASSWORD) from exc
+    except LimitReachedError as exc:
+        # pypdf stops inflating a stream at 75 MB (pypdf.Configuration): a decompression bomb.
+        raise DocumentError(f"{INFLATES_TOO_MUCH} ({exc})") from exc
     except PdfReadError as exc:
         raise DocumentError(f"broken PDF: {exc}") from exc
     return PdfText(title or None, tuple(pages), tuple(warnings))

@@ -63,7 +63,8 @@ def list_questions(
     store: QuestionsDep,
     q: Annotated[str, Query(max_length=200, description="Text to look for.")] = "",
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    # Bounded: SQLite integers are 64-bit, a larger offset was a 500 (found by fuzzing).
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> QuestionListOut:
     """Past questions (one entry per distinct question), newest first; `q` searches them."""
     items, total = store.search(q, limit, offset)

@@ -1,0 +1,287 @@
+"""Answer quality with the default embedded LLM: askwiki next to the LangChain tutorial.
+
+    python bench/answers.py              # 250 GitLab Handbook + 200 CMRC questions (hours)
+    python bench/answers.py --smoke      # 6 + 6 questions on a subset of each corpus
+    python bench/answers.py --limit 40   # the first 40 questions of each set, full corpora
+
+Both systems get the same embedding model, the same k (askwiki's top_k, 5), the same LLM
+(the embedded Qwen2.5-Coder-1.5B GGUF, temperature 0, answers capped at ``--max-tokens``).
+askwiki is scored by ``askwiki eval``'s own runner (``EvalRunner`` + ``AnswerService``);
+the baseline (``bench/answer_baseline.py``) is scored with the same metric functions.
+Questions alternate which system goes first, so background load hits both alike.
+
+Metrics (see ``askwiki/evaluation/metrics.py``):
+- retrieval hit@1/hit@5/MRR@10 over the top 10. GitLab Handbook: a hit is a passage from a
+  gold evidence file (its short answers like "10" or "g_" would match any page as strings).
+  CMRC: a passage containing a gold answer or from the gold passage. askwiki's passages are
+  what it serves, so a question it refuses (nothing above its relevance floor) is a miss;
+  the "floor off" rows rank with the floor disabled, to compare ranking alone.
+- answer accuracy: the normalised answer contains a normalised gold answer (for handbook
+  dates, also "November 1, 2025"-style forms); token F1 (SQuAD-style, one token per CJK
+  character) and gold-token recall (share of the gold answer's tokens in the answer, which
+  does not punish a full-sentence answer).
+- citation precision and answers with >= 1 citation (askwiki only: the tutorial has none),
+  and the "no relevant page" rate (the tutorial never refuses).
+
+Indexes are cached under ``--cache-dir`` by corpus fingerprint; rows and a JSON summary go
+to ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from collections import defaultdict
+from dataclasses import asdict, replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from askwiki.answering.service import AnswerService
+from askwiki.embeddings import Embedder, load_embedder
+from askwiki.evaluation import EvalQuestion, EvalRow, EvalRunner, EvalSummary, summarise
+from askwiki.evaluation.metrics import first_hit_rank, hit_at, mean, source_matches, token_recall
+from askwiki.live_index import LiveIndex
+from askwiki.llm.embedded import EmbeddedBackend
+from askwiki.retrieval import Retriever, retrieval_options
+from askwiki.settings import Settings
+from bench.answer_baseline import CHUNK_OVERLAP, CHUNK_SIZE, TutorialRAG, build_store
+from bench.answer_sets import (
+    AnswerSet,
+    cmrc_questions,
+    cmrc_set,
+    fingerprint,
+    handbook_questions,
+    handbook_set,
+)
+from bench.common import machine_line, print_table, quiet_logs, say, temp_dir, timed, write_jsonl
+from ingest.pipeline import run_ingest
+
+SMOKE_QUESTIONS = 6
+DEPTH = 10
+OURS = "askwiki"
+THEIRS = "LangChain tutorial"
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--smoke", action="store_true", help="6 questions per set, subsets")
+    parser.add_argument("--limit", type=int, default=None, help="first N questions per set")
+    parser.add_argument("--sets", default="gitlab,cmrc", help="comma list: gitlab, cmrc")
+    parser.add_argument("--max-tokens", type=int, default=96, help="answer token cap")
+    parser.add_argument(
+        "--cache-dir", type=Path, default=Path.home() / ".cache" / "askwiki" / "bench"
+    )
+    parser.add_argument("--out", type=Path, default=None, help="folder for rows (temp dir)")
+    return parser.parse_args()
+
+
+def prepare(name: str, args: argparse.Namespace, work: Path) -> AnswerSet:
+    questions = handbook_questions() if name == "gitlab" else cmrc_questions()
+    count = SMOKE_QUESTIONS if args.smoke else args.limit
+    picked = [replace(q, line=n) for n, q in enumerate(questions[:count], start=1)]
+    if name == "gitlab":
+        return handbook_set(picked, work, subset=args.smoke)
+    return cmrc_set(picked, work, subset=args.smoke)
+
+
+def by_evidence_file(row: EvalRow, question: EvalQuestion) -> None:
+    """Re-score retrieval by evidence file only (handbook answers are too short to match)."""
+    for passage in row.retrieved:
+        passage.gold = source_matches(passage.doc_id, question.sources)
+    row.hit_rank = first_hit_rank([p.gold for p in row.retrieved])
+
+
+def rank_without_floor(
+    row: EvalRow, question: EvalQuestion, retriever: Retriever, file_level: bool
+) -> None:
+    """askwiki's ranking with the relevance floor off: retrieval apart from refusals."""
+    passages = retriever.search(row.query, DEPTH).passages
+    flags = [
+        source_matches(p.chunk.doc_id, question.sources)
+        if file_level
+        else question.gold.matches(p.chunk.doc_id, p.chunk.search_text)
+        for p in passages
+    ]
+    row.extra["rank_floor_off"] = first_hit_rank(flags)
+
+
+def gold_recall(rows: list[EvalRow], questions: list[EvalQuestion]) -> float | None:
+    values = [
+        max(token_recall(row.answer or "", gold) for gold in question.answers)
+        for row, question in zip(rows, questions, strict=True)
+        if row.error is None and row.correct is not None
+    ]
+    return mean(values)
+
+
+def run_set(
+    answer_set: AnswerSet,
+    settings: Settings,
+    embedder: Embedder,
+    llm: EmbeddedBackend,
+    args: argparse.Namespace,
+    out: Path,
+) -> dict[str, object]:
+    name = answer_set.name
+    file_level = name == "gitlab-handbook"
+    questions = answer_set.questions
+    index_settings = settings.model_copy(
+        update={"index": f"bench-{name}-{fingerprint(answer_set)}"}
+    )
+    say(f"{name}: indexing {len(answer_set.pages)} pages for askwiki (cached when unchanged)")
+    ingest, ingest_s = timed(lambda: run_ingest([answer_set.corpus], index_settings, embedder))
+    say(f"{name}: indexing for the LangChain tutorial (cached when unchanged)")
+    (store, lc_chunks), store_s = timed(lambda: build_store(answer_set, embedder, args.cache_dir))
+    live = LiveIndex(index_settings.index_path, embedder, retrieval_options(index_settings))
+    live.load()
+    ours = EvalRunner(live, AnswerService(index_settings, live, embedder, lambda: llm))
+    floor_off = replace(
+        retrieval_options(index_settings), min_dense_score=-1.0, min_hybrid_dense_score=-1.0
+    )
+    unfloored = Retriever(live.retriever().index, embedder, floor_off)
+    theirs = TutorialRAG(
+        store,
+        llm,
+        k=index_settings.top_k,
+        max_tokens=args.max_tokens,
+        temperature=0.0,
+        file_level=file_level,
+    )
+    rows: dict[str, list[EvalRow]] = {OURS: [], THEIRS: []}
+    systems = [(OURS, ours.evaluate), (THEIRS, theirs.evaluate)]
+    for n, question in enumerate(questions, start=1):
+        for system, evaluate in systems if n % 2 else systems[::-1]:
+            row = evaluate(question)
+            if file_level:
+                by_evidence_file(row, question)
+            rows[system].append(row)
+        rank_without_floor(rows[OURS][-1], question, unfloored, file_level)
+        a, b = rows[OURS][-1], rows[THEIRS][-1]
+        say(
+            f"{name} {n}/{len(questions)}: askwiki {_mark(a)} {a.seconds:.0f}s, "
+            f"tutorial {_mark(b)} {b.seconds:.0f}s"
+        )
+    summaries = {system: summarise(r, "answers") for system, r in rows.items()}
+    recalls = {system: gold_recall(r, questions) for system, r in rows.items()}
+    title = f"{name}: {len(questions)} questions, {len(answer_set.pages)} pages"
+    print_table(
+        title, ["metric", OURS, THEIRS, "askwiki / tutorial"], metric_rows(summaries, recalls, rows)
+    )
+    print(
+        f"Index: askwiki {ingest.chunks} chunks ({ingest_s:.0f} s to build or check), "
+        f"tutorial {lc_chunks} chunks of {CHUNK_SIZE}/{CHUNK_OVERLAP} chars ({store_s:.0f} s). "
+        f"Tutorial prompts cut to fit the context: "
+        f"{sum(1 for r in rows[THEIRS] if r.extra.get('dropped_chunks'))}.",
+        flush=True,
+    )
+    if file_level:
+        print_table(f"{name} by question type", *per_type(rows))
+    for system, system_rows in rows.items():
+        slug = system.split()[0].lower()
+        write_jsonl(out / f"{name}-{slug}.jsonl", (r.as_dict() for r in system_rows))
+    return {system: asdict(summary) for system, summary in summaries.items()}
+
+
+def _mark(row: EvalRow) -> str:
+    if row.error:
+        return "error"
+    return {True: "right", False: "wrong", None: "-"}[row.correct]
+
+
+def _num(value: float | int | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def _ratio(a: float | None, b: float | None) -> str:
+    return f"{a / b:.2f}" if a is not None and b else "-"
+
+
+def metric_rows(
+    summaries: dict[str, EvalSummary],
+    recalls: dict[str, float | None],
+    rows: dict[str, list[EvalRow]],
+) -> list[list[str]]:
+    a, b = summaries[OURS], summaries[THEIRS]
+    table: list[list[str]] = []
+
+    def add(label: str, x: float | None, y: float | None, ratio: bool = True) -> None:
+        table.append([label, _num(x), _num(y), _ratio(x, y) if ratio else "-"])
+
+    add("retrieval hit@1 (a refusal is a miss)", a.hit_at_1, b.hit_at_1)
+    add("retrieval hit@5 (a refusal is a miss)", a.hit_at_5, b.hit_at_5)
+    add("retrieval MRR@10 (a refusal is a miss)", a.mrr_at_10, b.mrr_at_10)
+    ranks = [r.extra.get("rank_floor_off") for r in rows[OURS] if r.answerable and not r.error]
+    theirs = [r.hit_rank for r in rows[THEIRS] if r.answerable and not r.error]
+    for k in (1, 5):
+        ours_k = mean([hit_at(rank, k) for rank in ranks])
+        add(f"retrieval hit@{k}, askwiki floor off", ours_k, mean([hit_at(x, k) for x in theirs]))
+    add("answer accuracy (contains gold)", a.answer_accuracy, b.answer_accuracy)
+    add("answer token F1", a.answer_f1, b.answer_f1)
+    add("gold-token recall", recalls[OURS], recalls[THEIRS])
+    add("citation precision", a.citation_precision, None, ratio=False)
+    add("answers with >= 1 citation", a.answers_with_citation, b.answers_with_citation, False)
+    add('"no relevant page" rate', a.no_answer_rate, b.no_answer_rate, ratio=False)
+    seconds = {s: [r.seconds for r in rs if r.error is None] for s, rs in rows.items()}
+    p50 = {s: statistics.median(v) if v else None for s, v in seconds.items()}
+    add("seconds per question, p50", p50[OURS], p50[THEIRS])
+    table.append(["failed questions", str(a.errors), str(b.errors), "-"])
+    return table
+
+
+def per_type(rows: dict[str, list[EvalRow]]) -> tuple[list[str], list[list[str]]]:
+    groups: dict[str, dict[str, list[EvalRow]]] = defaultdict(lambda: defaultdict(list))
+    for system, system_rows in rows.items():
+        for row in system_rows:
+            groups[str(row.extra.get("type"))][system].append(row)
+    headers = [
+        "type",
+        "n",
+        "askwiki accuracy",
+        "tutorial accuracy",
+        "askwiki hit@5",
+        "tutorial hit@5",
+    ]
+    table = []
+    for kind, by_system in sorted(groups.items()):
+        a, b = summarise(by_system[OURS], "answers"), summarise(by_system[THEIRS], "answers")
+        accuracy = [_num(a.answer_accuracy), _num(b.answer_accuracy)]
+        table.append(
+            [kind, str(len(by_system[OURS])), *accuracy, _num(a.hit_at_5), _num(b.hit_at_5)]
+        )
+    return headers, table
+
+
+def main() -> None:
+    args = parse_args()
+    quiet_logs()
+    machine = machine_line()
+    out = args.out or temp_dir("answers")
+    out.mkdir(parents=True, exist_ok=True)
+    args.cache_dir.mkdir(parents=True, exist_ok=True)
+    settings = Settings(
+        index_dir=args.cache_dir,
+        llm_backend="embedded",
+        llm_max_answer_tokens=args.max_tokens,
+        llm_temperature=0.0,
+        _env_file=None,  # type: ignore[call-arg]
+    )
+    embedder = load_embedder(settings)
+    llm = EmbeddedBackend(settings)
+    say(f"loading the embedded LLM ({machine})")
+    llm.load()
+    results: dict[str, object] = {"machine": machine, "args": vars(args) | {"out": str(out)}}
+    try:
+        for name in [s.strip() for s in args.sets.split(",") if s.strip()]:
+            answer_set = prepare(name, args, out / "work")
+            results[answer_set.name] = run_set(answer_set, settings, embedder, llm, args, out)
+    finally:
+        llm.close()
+    (out / "summary.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    print(f"\n{machine}. Rows and summary.json in {out}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,378 @@
+"""Search latency, load time and memory at 10k / 100k / 1M chunks, next to LangChain.
+
+    python bench/scale.py [--sizes 10000,100000,1000000] [--queries 200] [--rebuilds 3]
+                          [--vectors random|lowrank]
+
+Synthetic indexes written with askwiki's own store (``build_dense``, ``KeywordIndex``,
+``Docstore``, published as a real version): 384-d unit vectors (``random``: uniform, the
+hardest case for an approximate index; ``lowrank``: a narrow cone with 64-d structure, closer
+to text embeddings) and chunk texts cut from the CMRC/XQuAD passages, repeated to size, for
+BM25 and the docstore. Queries are real questions from the same sets, each paired with a
+vector drawn the same way. Per size, per query, in rotating order:
+askwiki's dense leg (the index kind ``settings.faiss_hnsw_threshold`` picks), the same with
+FAISS limited to one OpenMP thread, the BM25 leg, the fused ``Retriever.search`` (floor off:
+random vectors would fail it), LangChain FAISS ``similarity_search`` over the same vectors
+(its default IndexFlatL2) and, for a few queries, a BM25 rebuilt from every chunk per query
+(LangChain ``BM25Retriever.from_texts`` + rank_bm25, as Langchain-Chatchat's ensemble does).
+Query embedding is excluded everywhere. Load time and resident memory are measured in a
+fresh process that opens the published version the way the server does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import faiss
+import numpy as np
+from langchain_community.docstore.in_memory import InMemoryDocstore
+from langchain_community.vectorstores import FAISS
+from langchain_core.documents import Document as LCDocument
+
+from askwiki.documents import Chunk, Document, DocumentPart
+from askwiki.embeddings import Embedder
+from askwiki.retrieval import RetrievalOptions, Retriever
+from askwiki.settings import Settings
+from askwiki.store.dense import build_dense, index_kind, load_dense, save_dense, search_dense
+from askwiki.store.docstore import DOCSTORE_FILE, Docstore
+from askwiki.store.index import open_index
+from askwiki.store.keyword import KeywordIndex
+from askwiki.store.layout import now_iso, publish
+from askwiki.store.manifest import ChunkingInfo, EmbeddingInfo, Manifest
+from askwiki.text import keyword_tokens, split_sentences
+from bench.common import (
+    QA_SETS,
+    load_qa_set,
+    machine_line,
+    percentile,
+    print_table,
+    quiet_logs,
+    rss_mb,
+    say,
+    seeded_sample,
+    temp_dir,
+    timed,
+)
+
+DIMENSION = 384
+CHUNK_CHARS = 300
+K = 10
+LOW_RANK = 64
+DOCS_PER_PAGE = 100
+EMBEDDING = EmbeddingInfo("synthetic-random-384", DIMENSION)
+BASELINE = "LangChain FAISS similarity_search"
+REBUILD = "BM25 rebuilt per query (LangChain BM25Retriever)"
+
+
+class FixedQueryVectors(Embedder):
+    """Stands in for the model: each query text maps to a preset vector."""
+
+    def __init__(self, vectors: dict[str, np.ndarray]) -> None:
+        self.name, self.dimension, self.max_tokens = EMBEDDING.model, DIMENSION, 512
+        self.query_prompt = self.passage_prompt = ""
+        self.vectors = vectors
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return np.stack([self.vectors[t] for t in texts])
+
+
+def base_chunks() -> list[str]:
+    """Real chunk-sized texts: CMRC and XQuAD passages packed into ~300-character pieces."""
+    pieces: list[str] = []
+    for name in QA_SETS:
+        for passage in load_qa_set(name).passages:
+            current = ""
+            for sentence in split_sentences(passage["text"]):
+                if current and len(current) + len(sentence) > CHUNK_CHARS:
+                    pieces.append(current)
+                    current = ""
+                current = f"{current} {sentence}".strip()
+            if current:
+                pieces.append(current)
+    return pieces
+
+
+def unit_vectors(count: int, seed: int, kind: str = "random") -> np.ndarray:
+    """``random``: uniform on the sphere, the worst case for HNSW (every point about as far
+    as every other). ``lowrank``: closer to text embeddings, which sit in a narrow cone
+    (unrelated e5 passages score ~0.7): a shared direction, a 64-d random subspace, noise.
+    """
+    rng = np.random.default_rng(seed)
+    if kind == "random":
+        vectors = rng.standard_normal((count, DIMENSION), dtype=np.float32)
+    else:
+        basis = np.random.default_rng(0).standard_normal((LOW_RANK + 1, DIMENSION))
+        basis = np.linalg.qr(basis.T)[0].T.astype(np.float32)  # orthonormal rows
+        spread = rng.standard_normal((count, LOW_RANK), dtype=np.float32)
+        spread /= np.linalg.norm(spread, axis=1, keepdims=True)
+        vectors = 0.8 * basis[0] + 0.6 * (spread @ basis[1:])
+        noise = rng.standard_normal((count, DIMENSION), dtype=np.float32)
+        vectors += noise * (0.1 / np.sqrt(DIMENSION))
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors
+
+
+def write_docstore(path: Path, size: int, texts: list[str], tokens: list[str]) -> None:
+    """``size`` chunks (row ids 1..size) in pages of 100, with their BM25 keywords."""
+    store = Docstore(path, read_only=False)
+    stamp = now_iso()
+    for first in range(0, size, DOCS_PER_PAGE):
+        doc_id = f"page-{first // DOCS_PER_PAGE}"
+        rows = range(first, min(first + DOCS_PER_PAGE, size))
+        document = Document(doc_id, doc_id, (DocumentPart(""),), "synthetic", "jsonl")
+        chunks = [
+            (
+                row + 1,
+                Chunk(
+                    f"{doc_id}#{row - first}", doc_id, row - first, doc_id, doc_id, "", None,
+                    None, texts[row % len(texts)], f"{row:016x}", 0,
+                ),
+                [tokens[row % len(tokens)]],
+            )
+            for row in rows
+        ]  # fmt: skip
+        store.insert_document(document, chunks, stamp)
+    store.commit()
+    store.close()
+
+
+def build_version(
+    index_path: Path, size: int, vectors: np.ndarray, texts: list[str], threshold: int
+) -> tuple[str, dict[str, float]]:
+    """Publish a version with askwiki's store classes; returns the dense kind and build times."""
+    folder = index_path / "versions" / "v1.tmp"
+    folder.mkdir(parents=True)
+    tokens = [" ".join(keyword_tokens(t)) for t in texts]
+    times: dict[str, float] = {}
+    _, times["docstore"] = timed(
+        partial(write_docstore, folder / DOCSTORE_FILE, size, texts, tokens)
+    )
+    ids = np.arange(1, size + 1, dtype=np.int64)
+    dense, times["dense"] = timed(lambda: build_dense(vectors, ids, DIMENSION, threshold))
+    save_dense(dense, folder)
+    split = [t.split(" ") for t in tokens]
+    keyword, times["bm25"] = timed(
+        lambda: KeywordIndex.build((i + 1, split[i % len(split)]) for i in range(size))
+    )
+    keyword.save(folder)
+    manifest = Manifest(
+        "scale", "v1", EMBEDDING, ChunkingInfo(200, 32), size // DOCS_PER_PAGE, size,
+        index_kind(dense), now_iso(), now_iso(),
+    )  # fmt: skip
+    (folder / "manifest.json").write_text(manifest.to_json(), encoding="utf-8")
+    publish(index_path, folder, "v1")
+    return index_kind(dense), times
+
+
+def probe(index_path: Path) -> None:
+    """Child process: open the live version as the server does; report time and RSS."""
+    before = rss_mb()
+    index, seconds = timed(lambda: open_index(index_path))
+    print(
+        json.dumps({"seconds": seconds, "rss_mb": rss_mb() - before, "chunks": len(index.keyword)})
+    )
+
+
+def measure_load(index_path: Path) -> dict[str, float]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--probe", str(index_path)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return dict(json.loads(out.strip().splitlines()[-1]))
+
+
+def langchain_store(vectors: np.ndarray, texts: list[str], size: int, embedder: Embedder) -> FAISS:
+    """What ``FAISS.from_documents`` builds (IndexFlatL2 + InMemoryDocstore), from our vectors."""
+    index = faiss.IndexFlatL2(DIMENSION)
+    index.add(vectors)
+    ids = [str(i) for i in range(size)]
+    docs = {ids[i]: LCDocument(page_content=texts[i % len(texts)]) for i in range(size)}
+    return FAISS(embedder.as_langchain(), index, InMemoryDocstore(docs), dict(enumerate(ids)))
+
+
+def one_thread(fn: Callable[[], object]) -> object:
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        return fn()
+    finally:
+        faiss.omp_set_num_threads(threads)
+
+
+def recall_at_k(approx: np.ndarray, exact: np.ndarray) -> float:
+    hits = [len(set(a) & set(e)) for a, e in zip(approx.tolist(), exact.tolist(), strict=True)]
+    return sum(hits) / (len(hits) * exact.shape[1])
+
+
+def build_all(
+    size: int, folder: Path, texts: list[str], embedder: FixedQueryVectors, args: Any
+) -> tuple[FAISS, dict[str, Any]]:
+    """The askwiki version on disk, the LangChain store in memory, HNSW recall vs exact."""
+    say(f"{size}: generating {size} x {DIMENSION} unit vectors")
+    vectors = unit_vectors(size, size, args.vectors)
+    queries = np.stack(list(embedder.vectors.values()))
+    threshold = args.hnsw_threshold
+    say(f"{size}: docstore, dense ({'HNSW' if size >= threshold else 'flat'}) and BM25")
+    kind, times = build_version(folder, size, vectors, texts, threshold)
+    say(f"{size}: LangChain store (IndexFlatL2 + InMemoryDocstore)")
+    store = langchain_store(vectors, texts, size, embedder)
+    exact = store.index.search(queries, K)[1] + 1  # LangChain positions -> row ids
+    result: dict[str, Any] = {"size": size, "kind": kind, "build": times}
+    if kind == "flat" and size >= args.recall_from:
+        say(f"{size}: HNSW build for recall (the threshold keeps this size flat)")
+        ids = np.arange(1, size + 1, dtype=np.int64)
+        hnsw, times["hnsw"] = timed(partial(build_dense, vectors, ids, DIMENSION, 1))
+        result["recall"] = recall_at_k(hnsw.search(queries, K)[1], exact)
+    elif kind == "hnsw":
+        times["hnsw"] = times["dense"]
+        dense = load_dense(folder / "versions" / "v1")
+        result["recall"] = recall_at_k(dense.search(queries, K)[1], exact)
+    return store, result
+
+
+def time_queries(
+    folder: Path, store: FAISS, embedder: FixedQueryVectors, questions: list[str]
+) -> dict[str, list[float]]:
+    """Per-query seconds of each method, in rotating order."""
+    index = open_index(folder)
+    retriever = Retriever(index, embedder, RetrievalOptions(min_dense_score=-1.0))
+    vec = embedder.vectors
+    methods: dict[str, Callable[[str], object]] = {
+        "dense leg": lambda q: search_dense(index.dense, vec[q], K),
+        "dense leg, 1 FAISS thread": lambda q: one_thread(
+            partial(search_dense, index.dense, vec[q], K)
+        ),
+        "BM25 leg": lambda q: index.keyword.search(q, K),
+        "fused Retriever.search": lambda q: retriever.search(q, 5),
+        BASELINE: lambda q: store.similarity_search(q, k=K),
+    }
+    seconds: dict[str, list[float]] = {name: [] for name in methods}
+    names = list(methods)
+    for n, question in enumerate(questions):
+        for name in names[n % len(names) :] + names[: n % len(names)]:
+            seconds[name].append(timed(partial(methods[name], question))[1])
+    index.close()
+    return seconds
+
+
+def time_rebuilds(texts: list[str], size: int, questions: list[str]) -> list[float]:
+    """A BM25 built from every chunk for each query, as Langchain-Chatchat's ensemble does."""
+    from langchain_community.retrievers import BM25Retriever
+
+    corpus = [texts[i % len(texts)] for i in range(size)]
+
+    def ask(question: str) -> object:
+        retriever = BM25Retriever.from_texts(corpus, preprocess_func=keyword_tokens, k=K)
+        return retriever.invoke(question)
+
+    return [timed(partial(ask, q))[1] for q in questions]
+
+
+def run_size(size: int, texts: list[str], questions: list[str], args: Any) -> dict[str, Any]:
+    work = temp_dir(f"scale-{size}")
+    folder = work / "scale"
+    try:
+        vectors = unit_vectors(len(questions), 7, args.vectors)
+        embedder = FixedQueryVectors(dict(zip(questions, vectors, strict=True)))
+        store, result = build_all(size, folder, texts, embedder, args)
+        gc.collect()
+        say(f"{size}: {len(questions)} queries, RSS {rss_mb():.0f} MiB")
+        result["seconds"] = time_queries(folder, store, embedder, questions)
+        del store
+        gc.collect()
+        if size <= args.rebuild_max and args.rebuilds:
+            say(f"{size}: BM25 rebuilt per query, {args.rebuilds} queries")
+            result["seconds"][REBUILD] = time_rebuilds(texts, size, questions[: args.rebuilds])
+        say(f"{size}: load time and memory in a fresh process")
+        result["load"] = measure_load(folder)
+        result["disk_mb"] = sum(f.stat().st_size for f in work.rglob("*") if f.is_file()) / 2**20
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return result
+
+
+def report(results: list[dict[str, Any]], machine: str, args: argparse.Namespace) -> None:
+    rows: list[list[object]] = []
+    for r in results:
+        base = percentile(r["seconds"][BASELINE], 50)
+        for name, values in r["seconds"].items():
+            p50 = percentile(values, 50)
+            label = f"{name} ({r['kind']})" if name.startswith("dense") else name
+            rows.append([
+                f"{r['size']:,}", label, len(values), f"{p50 * 1000:.2f}",
+                f"{percentile(values, 95) * 1000:.2f}", f"{p50 / base:.2f}",
+            ])  # fmt: skip
+    print_table(
+        f"Search latency per query, k={K}, query embedding excluded ({machine})",
+        ["chunks", "method", "queries", "p50 ms", "p95 ms", "p50 vs LangChain FAISS"],
+        rows,
+    )
+    print(f"BM25 rebuilt per query: run only up to {args.rebuild_max:,} chunks (too slow above).")
+    rows = []
+    for r in results:
+        build, load = r["build"], r["load"]
+        rows.append([
+            f"{r['size']:,}", r["kind"], f"{build['dense']:.1f}",
+            f"{build['hnsw']:.1f}" if "hnsw" in build else "-",
+            f"{r['recall']:.3f}" if "recall" in r else "-",
+            f"{build['bm25']:.1f}", f"{build['docstore']:.1f}", f"{load['seconds']:.2f}",
+            f"{load['rss_mb']:.0f}", f"{load['rss_mb'] * 100_000 / r['size']:.0f}",
+            f"{r['disk_mb'] * 100_000 / r['size']:.0f}",
+        ])  # fmt: skip
+    print_table(
+        f"Index build, HNSW recall@10 vs exact ({args.vectors} vectors), load time and memory",
+        [
+            "chunks", "dense kind", "dense build s", "HNSW build s", "HNSW recall@10",
+            "BM25 build s", "docstore write s", "load s", "RSS MiB", "RSS MiB per 100k",
+            "disk MiB per 100k",
+        ],
+        rows,
+    )  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--rebuilds", type=int, default=3, help="queries for BM25-per-query")
+    parser.add_argument("--rebuild-max", type=int, default=100_000, help="largest size for it")
+    parser.add_argument("--recall-from", type=int, default=100_000, help="HNSW recall from")
+    parser.add_argument("--vectors", choices=("random", "lowrank"), default="random")
+    parser.add_argument("--probe", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    quiet_logs()
+    if args.probe:
+        probe(args.probe)
+        return
+    machine = machine_line()
+    args.hnsw_threshold = Settings().faiss_hnsw_threshold
+    texts = base_chunks()
+    questions = [
+        str(q["question"])
+        for name in QA_SETS
+        for q in seeded_sample(load_qa_set(name).questions, args.queries // len(QA_SETS) + 1)
+    ][: args.queries]
+    say(f"{machine}; {len(texts)} base chunk texts, {len(questions)} queries")
+    results = []
+    for size in (int(s) for s in args.sizes.split(",")):
+        started = time.perf_counter()
+        results.append(run_size(size, texts, questions, args))
+        say(f"{size}: done in {time.perf_counter() - started:.0f} s, RSS now {rss_mb():.0f} MiB")
+    report(results, machine, args)
+
+
+if __name__ == "__main__":
+    main()
