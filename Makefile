@@ -14,7 +14,7 @@ setup: $(VENV)/.installed
 
 # torch goes first and pinned: a plain dependency on it would pull a multi-GB CUDA build.
 $(VENV)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+	$(PYTHON) -m venv --clear $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[dev]'
