@@ -255,7 +255,7 @@ def questions_page(
     request: Request,
     store: QuestionsDep,
     q: Annotated[str, Query(max_length=200)] = "",
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     lang: LangQuery = None,
 ) -> HTMLResponse:
     """Past questions, newest first, with search."""
