@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib.util
 import json
 import shutil
 import subprocess
@@ -214,7 +215,7 @@ def one_thread(fn: Callable[[], object]) -> object:
 
 def recall_at_k(approx: np.ndarray, exact: np.ndarray) -> float:
     hits = [len(set(a) & set(e)) for a, e in zip(approx.tolist(), exact.tolist(), strict=True)]
-    return sum(hits) / (len(hits) * exact.shape[1])
+    return sum(hits) / (len(hits) * int(exact.shape[1]))
 
 
 def build_all(
@@ -281,6 +282,13 @@ def time_rebuilds(texts: list[str], size: int, questions: list[str]) -> list[flo
     return [timed(partial(ask, q))[1] for q in questions]
 
 
+def rank_bm25_installed() -> bool:
+    if importlib.util.find_spec("rank_bm25") is None:
+        say("rank_bm25 is not installed (pip install rank-bm25): no BM25-rebuilt-per-query row")
+        return False
+    return True
+
+
 def run_size(size: int, texts: list[str], questions: list[str], args: Any) -> dict[str, Any]:
     work = temp_dir(f"scale-{size}")
     folder = work / "scale"
@@ -293,7 +301,7 @@ def run_size(size: int, texts: list[str], questions: list[str], args: Any) -> di
         result["seconds"] = time_queries(folder, store, embedder, questions)
         del store
         gc.collect()
-        if size <= args.rebuild_max and args.rebuilds:
+        if size <= args.rebuild_max and args.rebuilds and rank_bm25_installed():
             say(f"{size}: BM25 rebuilt per query, {args.rebuilds} queries")
             result["seconds"][REBUILD] = time_rebuilds(texts, size, questions[: args.rebuilds])
         say(f"{size}: load time and memory in a fresh process")

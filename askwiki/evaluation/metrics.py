@@ -85,9 +85,17 @@ class Gold:
         """False for a question the wiki is expected not to answer (no answers, no sources)."""
         return bool(normalized_golds(self.answers) or self.sources)
 
-    def matches(self, doc_id: str, text: str) -> bool:
-        """A passage is gold when it contains a gold answer or comes from a gold source."""
-        return source_matches(doc_id, self.sources) or contains_answer(text, self.answers)
+    def matches(self, doc_id: str, text: str, path: str | None = None) -> bool:
+        """A passage is gold when it contains a gold answer or comes from a gold source.
+
+        ``path`` is the file the document was loaded from: a page whose front matter
+        declares its own id still matches a gold source given as its file path.
+        """
+        return (
+            source_matches(doc_id, self.sources)
+            or (path is not None and source_matches(path, self.sources))
+            or contains_answer(text, self.answers)
+        )
 
 
 def first_hit_rank(flags: Sequence[bool]) -> int | None:

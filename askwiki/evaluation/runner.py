@@ -144,6 +144,17 @@ class EvalRunner:
         self.live_index = live_index
         self.service = service
         self.depth = depth
+        self._doc_paths: dict[str, str] = {}
+        self._paths_version: str | None = None
+
+    def _paths(self, retriever: Retriever) -> dict[str, str]:
+        """Source file of each document of the searched version (read once per version)."""
+        version = retriever.index.version
+        if self._paths_version != version:
+            documents = retriever.index.docstore.documents()
+            self._doc_paths = {doc_id: doc.source for doc_id, doc in documents.items()}
+            self._paths_version = version
+        return self._doc_paths
 
     @property
     def mode(self) -> Mode:
@@ -200,12 +211,14 @@ class EvalRunner:
     def _score_retrieval(self, row: EvalRow, question: EvalQuestion, retriever: Retriever) -> bool:
         result = retriever.search(row.query, self.depth)
         gold = question.gold
+        paths = self._paths(retriever) if gold.sources else {}
         row.retrieved = [
             RetrievedPassage(
                 rank=rank,
                 doc_id=p.chunk.doc_id,
                 chunk_id=p.id,
-                gold=gold.answerable and gold.matches(p.chunk.doc_id, p.chunk.search_text),
+                gold=gold.answerable
+                and gold.matches(p.chunk.doc_id, p.chunk.search_text, paths.get(p.chunk.doc_id)),
             )
             for rank, p in enumerate(result.passages, start=1)
         ]
@@ -223,12 +236,15 @@ class EvalRunner:
             row.correct = answered and contains_answer(answer.answer, question.answers)
             row.f1 = round(best_f1(answer.answer, question.answers), 4) if answered else 0.0
         gold = question.gold
+        paths = self._paths(retriever) if gold.sources else {}
         row.cited = [
             CitedSource(
                 n=source.n,
                 doc_id=source.doc_id,
                 gold=gold.answerable
-                and gold.matches(source.doc_id, _source_text(source, retriever)),
+                and gold.matches(
+                    source.doc_id, _source_text(source, retriever), paths.get(source.doc_id)
+                ),
             )
             for source in answer.sources
             if source.cited

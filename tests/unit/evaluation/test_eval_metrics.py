@@ -97,6 +97,18 @@ def test_gold_matches(gold: Gold, doc_id: str, text: str, expected: bool) -> Non
 
 
 @pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/srv/wiki/rag/overview.md", True),  # front matter id "rag-overview", file path gold
+        ("/srv/wiki/rag/other.md", False),
+        (None, False),
+    ],
+)
+def test_gold_matches_a_declared_id_page_by_its_file(path: str | None, expected: bool) -> None:
+    assert Gold((), ("rag/overview.md",)).matches("rag-overview", "text", path) is expected
+
+
+@pytest.mark.parametrize(
     ("gold", "answerable"),
     [
         (Gold(("x",), ()), True),

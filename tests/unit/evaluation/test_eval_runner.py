@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from askwiki.answering.service import AnswerService
+from askwiki.documents import Document, DocumentPart
 from askwiki.embeddings import Embedder
 from askwiki.evaluation import EvalQuestion, EvalRow, EvalRunner, summarise
 from askwiki.evaluation.runner import CitedSource, RetrievedPassage, fallback_query
@@ -160,3 +161,22 @@ def test_rows_serialise_to_plain_dicts() -> None:
         {"rank": 1, "doc_id": "a.md", "chunk_id": "a.md#0:x", "gold": True}
     ]
     assert data["hit_rank"] == 1
+
+
+def test_a_gold_source_path_matches_a_page_with_a_declared_id(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    settings = _settings(tmp_path)
+    declared = Document(
+        "lora-notes",
+        "LoRA",
+        (DocumentPart("LoRA was introduced by Hu et al. in 2021."),),
+        "/srv/wiki/models/lora.md",
+        "markdown",
+    )
+    build_index(settings.index_path, [declared], embedder)
+    live = LiveIndex(settings.index_path, embedder, retrieval_options(settings))
+    question = EvalQuestion("When was LoRA introduced?", sources=("wiki/models/lora.md",))
+    row = EvalRunner(live).evaluate(question)
+    assert [p.doc_id for p in row.retrieved] == ["lora-notes"]
+    assert row.hit_rank == 1
