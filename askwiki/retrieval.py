@@ -97,12 +97,18 @@ class Retriever:
         self.options = options
         self.reranker = reranker
 
-    def search(self, query: str, top_k: int | None = None) -> RetrievalResult:
-        """Best ``top_k`` passages for ``query``; irrelevant ones are filtered out."""
+    def search(
+        self, query: str, top_k: int | None = None, query_vector: np.ndarray | None = None
+    ) -> RetrievalResult:
+        """Best ``top_k`` passages for ``query``; irrelevant ones are filtered out.
+
+        ``query_vector`` is the query already embedded by the caller (the answer cache
+        embeds every question first), so it is not encoded twice.
+        """
         opts = self.options
         k = top_k or opts.top_k
         started = time.perf_counter()
-        vector = self.embedder.embed_queries([query])[0]
+        vector = self.embedder.embed_queries([query])[0] if query_vector is None else query_vector
         query_keywords = set(keyword_tokens(query))
         embedded = time.perf_counter()
         dense = search_dense(self.index.dense, vector, opts.candidates)

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+import numpy as np
+
 from askwiki.answering.citations import check_citations, strip_markers
 from askwiki.answering.prompt import pack_prompt, rewrite_messages
 from askwiki.embeddings import Embedder
@@ -169,14 +171,23 @@ class AnswerService:
         raise RuntimeError("answer stream ended without a final answer")  # pragma: no cover
 
     def stream(
-        self, question: str, history: Sequence[ChatMessage] = (), top_k: int | None = None
+        self,
+        question: str,
+        history: Sequence[ChatMessage] = (),
+        top_k: int | None = None,
+        question_vector: np.ndarray | None = None,
     ) -> Iterator[AnswerEvent]:
-        """Events of one answer; raises ``LLMError`` when the LLM fails and no fallback is set."""
+        """Events of one answer; raises ``LLMError`` when the LLM fails and no fallback is set.
+
+        ``question_vector``, when the caller already embedded the question, is reused for
+        retrieval unless a follow-up was rewritten into another question.
+        """
         started = time.perf_counter()
         language = detect_language(question)
         standalone = self._standalone(question, history) if history else question
         retriever = self.live_index.retriever()
-        result = retriever.search(standalone, top_k)
+        vector = question_vector if standalone == question else None
+        result = retriever.search(standalone, top_k, query_vector=vector)
         retrieved = time.perf_counter()
         answer = Answer(
             id=new_answer_id(),

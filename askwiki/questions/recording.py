@@ -113,7 +113,7 @@ class AnswerRecorder:
             if hit is not None:
                 events = self._replay(hit, ask)
             else:
-                events = self.service.stream(question, history, top_k)
+                events = self.service.stream(question, history, top_k, ask.vector)
             for event in events:
                 if event.kind == "sources":
                     ask.sources = list(event.data)

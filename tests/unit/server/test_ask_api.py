@@ -183,3 +183,10 @@ def test_missing_index_is_not_ready_and_ask_is_503(make_client: ClientFactory) -
     assert client.get("/api/ready").status_code == 503
     response = client.post("/api/ask", json={"question": "What is LoRA?"})
     assert response.status_code == 503 and "askwiki ingest" in response.json()["detail"]
+
+
+def test_question_is_embedded_once_per_ask(make_client: ClientFactory) -> None:
+    client = make_client()
+    model = client.app.state.embedder._model  # type: ignore[attr-defined]
+    client.post("/api/ask", json={"question": "How many LoRA ranks are typical?", "fresh": True})
+    assert model.encoded.count("query: How many LoRA ranks are typical?") == 1
