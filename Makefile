@@ -42,9 +42,13 @@ test: setup browser lint
 test-unit: $(VENV)/.installed
 	$(BIN)/pytest -m "not integration"
 
+# Many hours on a 2-core CPU (bench/README.md). answers.py resumes where a stopped run ended.
 bench: setup
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/retrieval.py
+	$(BIN)/python bench/floor.py
+	$(BIN)/python bench/scale.py --sizes 10000,100000
+	$(BIN)/python bench/serve_load.py
 	$(BIN)/python bench/ttft.py
 	$(BIN)/python bench/answers.py
 

@@ -23,8 +23,10 @@ Metrics (see ``askwiki/evaluation/metrics.py``):
 - citation precision and answers with >= 1 citation (askwiki only: the tutorial has none),
   and the "no relevant page" rate (the tutorial never refuses).
 
-Indexes are cached under ``--cache-dir`` by corpus fingerprint; rows and a JSON summary go
-to ``--out``.
+Indexes are cached under ``--cache-dir`` by corpus fingerprint. Rows are appended to
+``--out`` (default: ``<cache-dir>/answers-<full|limit-N|smoke>``) as each question finishes,
+and a later run with the same ``--out`` skips the questions already there: the full run takes
+many hours on a small CPU and may be stopped and resumed. ``--fresh`` starts over.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from askwiki.answering.service import AnswerService
 from askwiki.embeddings import Embedder, load_embedder
 from askwiki.evaluation import EvalQuestion, EvalRow, EvalRunner, EvalSummary, summarise
 from askwiki.evaluation.metrics import first_hit_rank, hit_at, mean, source_matches, token_recall
+from askwiki.evaluation.runner import CitedSource, RetrievedPassage
 from askwiki.live_index import LiveIndex
 from askwiki.llm.embedded import EmbeddedBackend
 from askwiki.retrieval import Retriever, retrieval_options
@@ -56,7 +59,7 @@ from bench.answer_sets import (
     handbook_questions,
     handbook_set,
 )
-from bench.common import machine_line, print_table, quiet_logs, say, temp_dir, timed, write_jsonl
+from bench.common import machine_line, print_table, quiet_logs, read_jsonl, say, timed
 from ingest.pipeline import run_ingest
 
 SMOKE_QUESTIONS = 6
@@ -74,7 +77,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--cache-dir", type=Path, default=Path.home() / ".cache" / "askwiki" / "bench"
     )
-    parser.add_argument("--out", type=Path, default=None, help="folder for rows (temp dir)")
+    parser.add_argument("--out", type=Path, default=None, help="folder for rows (resumed)")
+    parser.add_argument("--fresh", action="store_true", help="drop rows of an earlier run")
     return parser.parse_args()
 
 
@@ -108,6 +112,28 @@ def rank_without_floor(
     row.extra["rank_floor_off"] = first_hit_rank(flags)
 
 
+def rows_path(out: Path, set_name: str, system: str) -> Path:
+    return out / f"{set_name}-{system.split()[0].lower()}.jsonl"
+
+
+def load_rows(path: Path) -> dict[int, EvalRow]:
+    """Rows of an earlier run by question line (the last one wins); none if no file."""
+    if not path.is_file():
+        return {}
+    rows = {}
+    for data in read_jsonl(path):
+        data["retrieved"] = [RetrievedPassage(**p) for p in data["retrieved"]]
+        data["cited"] = [CitedSource(**c) for c in data["cited"]]
+        row = EvalRow(**data)
+        rows[row.line] = row
+    return rows
+
+
+def append_row(path: Path, row: EvalRow) -> None:
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(row.as_dict(), ensure_ascii=False) + "\n")
+
+
 def gold_recall(rows: list[EvalRow], questions: list[EvalQuestion]) -> float | None:
     values = [
         max(token_recall(row.answer or "", gold) for gold in question.answers)
@@ -138,9 +164,7 @@ def run_set(
     live = LiveIndex(index_settings.index_path, embedder, retrieval_options(index_settings))
     live.load()
     ours = EvalRunner(live, AnswerService(index_settings, live, embedder, lambda: llm))
-    floor_off = replace(
-        retrieval_options(index_settings), min_dense_score=-1.0, min_hybrid_dense_score=-1.0
-    )
+    floor_off = replace(retrieval_options(index_settings), min_dense_score=-1.0)
     unfloored = Retriever(live.retriever().index, embedder, floor_off)
     theirs = TutorialRAG(
         store,
@@ -151,14 +175,22 @@ def run_set(
         file_level=file_level,
     )
     rows: dict[str, list[EvalRow]] = {OURS: [], THEIRS: []}
+    earlier = {system: load_rows(rows_path(out, name, system)) for system in rows}
     systems = [(OURS, ours.evaluate), (THEIRS, theirs.evaluate)]
     for n, question in enumerate(questions, start=1):
+        done = [earlier[system].get(question.line) for system in rows]
+        if all(row is not None and row.question == question.question for row in done):
+            for system, row in zip(rows, done, strict=True):
+                rows[system].append(row)  # type: ignore[arg-type]
+            continue
         for system, evaluate in systems if n % 2 else systems[::-1]:
             row = evaluate(question)
             if file_level:
                 by_evidence_file(row, question)
+            if system == OURS:
+                rank_without_floor(row, question, unfloored, file_level)
             rows[system].append(row)
-        rank_without_floor(rows[OURS][-1], question, unfloored, file_level)
+            append_row(rows_path(out, name, system), row)
         a, b = rows[OURS][-1], rows[THEIRS][-1]
         say(
             f"{name} {n}/{len(questions)}: askwiki {_mark(a)} {a.seconds:.0f}s, "
@@ -177,11 +209,11 @@ def run_set(
         f"{sum(1 for r in rows[THEIRS] if r.extra.get('dropped_chunks'))}.",
         flush=True,
     )
+    resumed = sum(1 for row in earlier[OURS].values() if row in rows[OURS])
+    if resumed:
+        print(f"{resumed} of {len(questions)} questions' rows came from an earlier run.")
     if file_level:
         print_table(f"{name} by question type", *per_type(rows))
-    for system, system_rows in rows.items():
-        slug = system.split()[0].lower()
-        write_jsonl(out / f"{name}-{slug}.jsonl", (r.as_dict() for r in system_rows))
     return {system: asdict(summary) for system, summary in summaries.items()}
 
 
@@ -258,7 +290,11 @@ def main() -> None:
     args = parse_args()
     quiet_logs()
     machine = machine_line()
-    out = args.out or temp_dir("answers")
+    mode = "smoke" if args.smoke else f"limit-{args.limit}" if args.limit else "full"
+    out = args.out or args.cache_dir / f"answers-{mode}"
+    if args.fresh:
+        for old in out.glob("*.jsonl"):
+            old.unlink()
     out.mkdir(parents=True, exist_ok=True)
     args.cache_dir.mkdir(parents=True, exist_ok=True)
     settings = Settings(

@@ -125,7 +125,7 @@ def askwiki_methods(
 
     floor_name = (
         f"askwiki hybrid (floor: cos>={options.min_dense_score:.2f}, or "
-        f">={options.min_hybrid_dense_score:.2f} with {options.min_keyword_coverage:.0%} keywords)"
+        f"cos+{options.keyword_weight:.2f}*coverage>={options.min_hybrid_score:.2f})"
     )
     return {
         floor_name: lambda q: [p.chunk.text for p in floor.search(q, k).passages],

@@ -97,7 +97,7 @@ def start_server(work: Path, port: int, args: argparse.Namespace) -> subprocess.
         command.append("--fake-embedder")
         # Fake vectors are unrelated to meaning: without this every question is refused
         # before the LLM, and /api/ask would not measure answering.
-        env.update(ASKWIKI_MIN_DENSE_SCORE="-1", ASKWIKI_MIN_HYBRID_DENSE_SCORE="-1")
+        env.update(ASKWIKI_MIN_DENSE_SCORE="-1")
     return subprocess.Popen(command, env=env, cwd=work)
 
 

@@ -62,8 +62,9 @@ def test_keyword_leg_finds_exact_terms_and_fusion_ranks_them_first(tmp_path: Pat
 
 
 def test_relevance_floor_keeps_keyword_covered_passages_only(tmp_path: Path) -> None:
+    # The fake embedder's cosines are near 0: only keyword coverage >= ~0.6 reaches 6.
     retriever = make_retriever(
-        tmp_path, min_dense_score=0.99, min_hybrid_dense_score=-1.0, min_keyword_coverage=0.6
+        tmp_path, min_dense_score=0.99, keyword_weight=10.0, min_hybrid_score=6.0
     )
     covered = retriever.search("BM25 parameters k1", 5)
     assert covered.relevant and {p.chunk.doc_id for p in covered.passages} == {"retrieval/bm25.md"}

@@ -62,7 +62,7 @@ def test_follow_up_without_llm_searches_the_joined_turns(live: LiveIndex) -> Non
 
 
 def test_nothing_above_the_relevance_floor_is_a_refusal(tmp_path: Path, embedder: Embedder) -> None:
-    settings = _settings(tmp_path, min_dense_score=1.0, min_hybrid_dense_score=1.0)
+    settings = _settings(tmp_path, min_dense_score=1.0, min_hybrid_score=3.0)
     build_index(settings.index_path, WIKI_PAGES, embedder)
     live = LiveIndex(settings.index_path, embedder, retrieval_options(settings))
     unanswerable = EvalQuestion("Who won the 2022 World Cup?", line=2)
