@@ -67,8 +67,15 @@ def load_dense(folder: Path) -> faiss.Index:
 
 
 def search_dense(index: faiss.Index, query: Matrix, k: int) -> list[tuple[int, float]]:
-    """Top ``k`` (row id, cosine) for one normalised query vector."""
+    """Top ``k`` (row id, cosine) for one normalised query vector.
+
+    One query runs on one OpenMP thread: FAISS's default team (one per core) spends more
+    on waking and joining threads than it saves, and concurrent requests already fill the
+    cores (10k vectors on 2 cores: 1.7 ms instead of 100 ms, ``bench/scale.py``). libgomp
+    keeps the setting per calling thread, so index builds elsewhere keep every core.
+    """
     if index.ntotal == 0:
         return []
+    faiss.omp_set_num_threads(1)
     scores, ids = index.search(query.reshape(1, -1), min(k, index.ntotal))
     return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
