@@ -52,6 +52,11 @@ def split_sentences(text: str) -> list[str]:
     return pieces
 
 
+# Stored in every index manifest. Change it whenever keyword_tokens changes its output:
+# the writer then re-tokenizes every stored chunk, so queries and index agree again.
+KEYWORD_TOKENIZER = "rjieba-stopwords-stem-1"
+
+
 def keyword_tokens(text: str) -> list[str]:
     """Tokens for the BM25 leg: jieba words for Chinese, lowercased words for the rest.
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -221,6 +221,19 @@ class Docstore:
                     for row_id, c, keywords in rows
                 ],
             )
+
+    def retokenize(self, tokenize: Callable[[str], list[str]]) -> int:
+        """Recompute every chunk's BM25 tokens from its text; the number of chunks."""
+        with self._lock:
+            stored = [
+                _row_to_chunk(row)
+                for row in self._conn.execute(f"SELECT {_CHUNK_COLUMNS} FROM chunks").fetchall()
+            ]
+            self._conn.executemany(
+                "UPDATE chunks SET keywords = ? WHERE row_id = ?",
+                [(" ".join(tokenize(s.chunk.search_text)), s.row_id) for s in stored],
+            )
+        return len(stored)
 
     def commit(self) -> None:
         with self._lock:

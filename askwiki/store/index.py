@@ -15,6 +15,7 @@ from askwiki.store.docstore import DOCSTORE_FILE, Docstore
 from askwiki.store.keyword import KeywordIndex
 from askwiki.store.layout import current_version, published_versions, version_path
 from askwiki.store.manifest import Manifest
+from askwiki.text import KEYWORD_TOKENIZER
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +72,14 @@ def _open_version(index_path: Path, version: str) -> WikiIndex:
         raise IndexCorruptError(
             f"Index version {folder} is inconsistent (docstore {chunks}, dense {dense.ntotal}, "
             f"keyword {len(keyword)}, manifest {manifest.chunks} chunks); re-run 'askwiki ingest'"
+        )
+    if manifest.keyword_tokenizer != KEYWORD_TOKENIZER:
+        logger.warning(
+            "Index version %s was tokenized for BM25 by %r, this askwiki uses %r: keyword "
+            "search misses until 'askwiki ingest' runs on it again (no re-embedding needed)",
+            folder,
+            manifest.keyword_tokenizer or "an older tokenizer",
+            KEYWORD_TOKENIZER,
         )
     return WikiIndex(folder, manifest, docstore, dense, keyword)
 

@@ -46,6 +46,8 @@ class Manifest:
     updated_at: str
     format_version: int = FORMAT_VERSION
     previous_version: str | None = None
+    # "" for versions built before the tokenizer was recorded.
+    keyword_tokenizer: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:

@@ -30,7 +30,7 @@ from askwiki.store.layout import (
     writer_lock,
 )
 from askwiki.store.manifest import ChunkingInfo, EmbeddingInfo, Manifest, check_same_model
-from askwiki.text import keyword_tokens
+from askwiki.text import KEYWORD_TOKENIZER, keyword_tokens
 
 logger = logging.getLogger(__name__)
 _P = ParamSpec("_P")
@@ -106,7 +106,9 @@ class IndexWriter:
                     ) from exc
                 check_same_model(self.previous.manifest, self.embedding, self.index_path)
                 self._next_row = self.previous.docstore.max_row_id() + 1
+                self._retokenize_if_stale(self.previous.manifest)
         except BaseException:
+            self._discard()
             self._lock.__exit__(None, None, None)
             raise
         return self
@@ -123,6 +125,18 @@ class IndexWriter:
                 self.previous.close()
         finally:
             self._lock.__exit__(exc_type, exc, tb)
+
+    def _retokenize_if_stale(self, live: Manifest) -> None:
+        """Chunks tokenized by an older ``keyword_tokens`` would never match new queries."""
+        if live.keyword_tokenizer == KEYWORD_TOKENIZER:
+            return
+        count = self._stage().retokenize(keyword_tokens)
+        logger.info(
+            "Re-tokenized %d chunks for BM25 (%s -> %s)",
+            count,
+            live.keyword_tokenizer or "unrecorded",
+            KEYWORD_TOKENIZER,
+        )
 
     @property
     def chunking_changed(self) -> bool:
@@ -198,6 +212,7 @@ class IndexWriter:
             created_at=created,
             updated_at=now_iso(),
             previous_version=self.previous.version if self.previous else None,
+            keyword_tokenizer=KEYWORD_TOKENIZER,
             extra=dict(extra or {}),
         )
         (self._temp / "manifest.json").write_text(manifest.to_json(), encoding="utf-8")

@@ -1,3 +1,6 @@
+import json
+import logging
+import sqlite3
 from pathlib import Path
 
 import numpy as np
@@ -11,10 +14,12 @@ from askwiki.errors import (
     IndexNotFoundError,
 )
 from askwiki.store.dense import search_dense
+from askwiki.store.docstore import DOCSTORE_FILE
 from askwiki.store.index import open_index
 from askwiki.store.layout import current_version, published_versions, version_path
 from askwiki.store.manifest import ChunkingInfo, EmbeddingInfo
 from askwiki.store.writer import IndexWriter
+from askwiki.text import KEYWORD_TOKENIZER
 from ingest.splitter import Splitter
 from tests.support.fake_embedder import fake_embedder
 
@@ -154,3 +159,36 @@ def test_row_ids_survive_versions_for_unchanged_documents(tmp_path: Path) -> Non
     after = {s.chunk.chunk_id: s.row_id for s in open_index(path).docstore.chunks_of("b")}
     assert before == after
     assert np.isfinite(open_index(path).dense.reconstruct(next(iter(after.values())))).all()
+
+
+def _age_live_version(path: Path) -> Path:
+    """Make the live version look built by an older tokenizer: other tokens, none recorded."""
+    folder = version_path(path, current_version(path) or "")
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    manifest.pop("keyword_tokenizer")
+    (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with sqlite3.connect(folder / DOCSTORE_FILE) as db:
+        db.execute("UPDATE chunks SET keywords = 'stale'")
+    old = open_index(path)
+    stale_tokens = dict(old.docstore.iter_keywords())
+    old.close()
+    assert set(map(tuple, stale_tokens.values())) == {("stale",)}
+    return folder
+
+
+def test_an_unchanged_ingest_retokenizes_an_index_from_an_older_tokenizer(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "ix"
+    write(path, [page("a", "Alpha words."), page("b", "Gamma rays.")])
+    _age_live_version(path)
+    with caplog.at_level(logging.WARNING, logger="askwiki.store.index"):
+        open_index(path).close()
+    assert "'askwiki ingest'" in caplog.text
+
+    published = write(path, [])  # nothing changed, but the tokens are stale
+    assert published is not None and current_version(path) == published
+    index = open_index(path)
+    assert index.manifest.keyword_tokenizer == KEYWORD_TOKENIZER
+    assert index.keyword.search("gamma", 5)[0][0] in index.docstore.chunks_by_rows([2])
+    assert write(path, []) is None  # and once current, an unchanged run publishes nothing
