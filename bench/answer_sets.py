@@ -25,6 +25,7 @@ import itertools
 import json
 import random
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +38,7 @@ HANDBOOK_PAGES = HANDBOOK / "content" / "handbook"
 CMRC = DATASETS / "cmrc2018-dev"
 CMRC_SAMPLE = 200
 SEED = 2018
+HANDBOOK_TODAY = dt.date(2025, 11, 11)
 DECOY_FIRST = frozenset({"Contextual Anaphora", "Negation Exclusion"})
 SMOKE_EXTRA_PAGES = 4
 SMOKE_EXTRA_PASSAGES = 54
@@ -51,6 +53,8 @@ class AnswerSet:
     corpus: Path
     # (doc_id, text) of every page, for the LangChain baseline's loader.
     pages: list[tuple[str, str]]
+    # The date the set's questions are asked on ("the current fiscal quarter").
+    today: Callable[[], dt.date] = dt.date.today
 
 
 def date_forms(value: str) -> list[str]:
@@ -132,7 +136,7 @@ def handbook_set(questions: list[EvalQuestion], work: Path, subset: bool) -> Ans
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(HANDBOOK_PAGES / name, target)
     pages = [(name, (corpus / name).read_text(encoding="utf-8")) for name in files]
-    return AnswerSet("gitlab-handbook", questions, corpus, pages)
+    return AnswerSet("gitlab-handbook", questions, corpus, pages, today=lambda: HANDBOOK_TODAY)
 
 
 def _decoys(question: EvalQuestion) -> list[str]:

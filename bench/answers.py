@@ -25,8 +25,12 @@ Metrics (see ``askwiki/evaluation/metrics.py``):
 
 Indexes are cached under ``--cache-dir`` by corpus fingerprint. Rows are appended to
 ``--out`` (default: ``<cache-dir>/answers-<full|limit-N|smoke>``) as each question finishes,
-and a later run with the same ``--out`` skips the questions already there: the full run takes
-many hours on a small CPU and may be stopped and resumed. ``--fresh`` starts over.
+and a later run with the same ``--out`` reuses each system's rows already there: the full run
+takes many hours on a small CPU and may be stopped and resumed, and deleting one system's
+file re-runs only that system. ``--fresh`` starts over.
+
+The handbook's temporal questions are relative to 2025-11-11 (each row's ``think`` says
+"The current date is November 11, 2025"), so askwiki's prompt states that date there.
 """
 
 from __future__ import annotations
@@ -163,7 +167,8 @@ def run_set(
     (store, lc_chunks), store_s = timed(lambda: build_store(answer_set, embedder, args.cache_dir))
     live = LiveIndex(index_settings.index_path, embedder, retrieval_options(index_settings))
     live.load()
-    ours = EvalRunner(live, AnswerService(index_settings, live, embedder, lambda: llm))
+    service = AnswerService(index_settings, live, embedder, lambda: llm, today=answer_set.today)
+    ours = EvalRunner(live, service)
     floor_off = replace(retrieval_options(index_settings), min_dense_score=-1.0)
     unfloored = Retriever(live.retriever().index, embedder, floor_off)
     theirs = TutorialRAG(
@@ -178,12 +183,11 @@ def run_set(
     earlier = {system: load_rows(rows_path(out, name, system)) for system in rows}
     systems = [(OURS, ours.evaluate), (THEIRS, theirs.evaluate)]
     for n, question in enumerate(questions, start=1):
-        done = [earlier[system].get(question.line) for system in rows]
-        if all(row is not None and row.question == question.question for row in done):
-            for system, row in zip(rows, done, strict=True):
-                rows[system].append(row)  # type: ignore[arg-type]
-            continue
         for system, evaluate in systems if n % 2 else systems[::-1]:
+            done = earlier[system].get(question.line)
+            if done is not None and done.question == question.question:
+                rows[system].append(done)
+                continue
             row = evaluate(question)
             if file_level:
                 by_evidence_file(row, question)
@@ -209,9 +213,10 @@ def run_set(
         f"{sum(1 for r in rows[THEIRS] if r.extra.get('dropped_chunks'))}.",
         flush=True,
     )
-    resumed = sum(1 for row in earlier[OURS].values() if row in rows[OURS])
-    if resumed:
-        print(f"{resumed} of {len(questions)} questions' rows came from an earlier run.")
+    for system, system_rows in rows.items():
+        resumed = sum(1 for row in system_rows if earlier[system].get(row.line) is row)
+        if resumed:
+            print(f"{system}: {resumed} of {len(questions)} rows came from an earlier run.")
     if file_level:
         print_table(f"{name} by question type", *per_type(rows))
     return {system: asdict(summary) for system, summary in summaries.items()}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import asdict
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -40,6 +41,15 @@ def eval_command(
     limit: Annotated[
         int | None, typer.Option("--limit", min=1, help="Evaluate only the first N questions.")
     ] = None,
+    today: Annotated[
+        datetime | None,
+        typer.Option(
+            "--today",
+            formats=["%Y-%m-%d"],
+            help="The date the answer prompt states (for questions like 'this month'); "
+            "default: the real date.",
+        ),
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Score retrieval hit@1/hit@5/MRR@10 (and with --answers, answer accuracy and citations).
@@ -53,7 +63,13 @@ def eval_command(
     live = LiveIndex(settings.index_path, embedder, retrieval_options(settings))
     live.load()
     service = (
-        AnswerService(settings, live, embedder, lambda: create_backend(settings))
+        AnswerService(
+            settings,
+            live,
+            embedder,
+            lambda: create_backend(settings),
+            today=(lambda: today.date()) if today else date.today,
+        )
         if answers
         else None
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -32,6 +33,9 @@ SYSTEM_PROMPTS: dict[Language, str] = {
     ),
 }
 
+# Questions like "when is the next meetup?" need the date; small models cannot know it.
+TODAY_LABELS: dict[Language, str] = {"zh": "今天的日期", "en": "Today's date"}
+
 REWRITE_PROMPT = (
     "Rewrite the user's last question as one standalone question that can be understood "
     "without the conversation. Keep its language. Output only the rewritten question."
@@ -59,8 +63,12 @@ def _attr(value: str) -> str:
     return value.replace('"', "'").replace("\n", " ")
 
 
-def user_message(question: str, sources: Sequence[str]) -> str:
-    return "<sources>\n" + "\n".join(sources) + f"\n</sources>\n\nQuestion: {question}"
+def user_message(
+    question: str, sources: Sequence[str], today: dt.date, language: Language = "en"
+) -> str:
+    """Sources, then the date (after them, so the system prompt stays a cacheable prefix)."""
+    dated = f"{TODAY_LABELS[language]}: {today.isoformat()} ({today.strftime('%A')})"
+    return "<sources>\n" + "\n".join(sources) + f"\n</sources>\n\n{dated}\nQuestion: {question}"
 
 
 def pack_prompt(
@@ -69,6 +77,7 @@ def pack_prompt(
     passages: Sequence[Passage],
     count_tokens: Callable[[str], int],
     budget_tokens: int,
+    today: dt.date,
 ) -> PackedPrompt:
     """Add passages best first while the prompt fits; the rest are dropped and logged.
 
@@ -76,7 +85,7 @@ def pack_prompt(
     source can lose the sentence that answers the question.
     """
     system = SYSTEM_PROMPTS[language]
-    fixed = count_tokens(system) + count_tokens(user_message(question, [])) + 8
+    fixed = count_tokens(system) + count_tokens(user_message(question, [], today, language)) + 8
     kept: list[Passage] = []
     dropped: list[Passage] = []
     used = fixed
@@ -97,7 +106,7 @@ def pack_prompt(
     sources = [format_source(n, p) for n, p in enumerate(kept, start=1)]
     messages = [
         ChatMessage("system", system),
-        ChatMessage("user", user_message(question, sources)),
+        ChatMessage("user", user_message(question, sources, today, language)),
     ]
     logger.info("Prompt: %d tokens, %d sources", used, len(kept))
     return PackedPrompt(messages, kept, dropped, used)

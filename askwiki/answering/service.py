@@ -8,12 +8,12 @@ sources and citations is identical everywhere.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 import numpy as np
@@ -142,8 +142,11 @@ class AnswerService:
         live_index: LiveIndex,
         embedder: Embedder,
         llm_factory: Callable[[], LLMBackend],
+        today: Callable[[], dt.date] = dt.date.today,
     ) -> None:
+        """``today`` gives the date the prompt states (a fixed one for evaluation sets)."""
         self.settings = settings
+        self.today = today
         self.live_index = live_index
         self.embedder = embedder
         self._llm_factory = llm_factory
@@ -195,7 +198,7 @@ class AnswerService:
             answer="",
             language=language,
             sources=[],
-            created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             model="",
             timings={"retrieve_ms": round((retrieved - started) * 1000, 1)},
             standalone_question=standalone if standalone != question else None,
@@ -226,7 +229,7 @@ class AnswerService:
                 llm.context_tokens - settings.llm_max_answer_tokens,
             )
             packed = pack_prompt(
-                question, answer.language, result.passages, llm.count_tokens, budget
+                question, answer.language, result.passages, llm.count_tokens, budget, self.today()
             )
         except LLMError as exc:
             yield from self._fallback_or_raise(answer, result.passages, exc, started, retrieved)

@@ -150,8 +150,13 @@ class AnswerRecorder:
             ask.index_version,
             self.cache_similarity,
         )
+        if hit is None:
+            return None
         # A near-duplicate in the other language would get an answer it cannot read.
-        if hit is not None and hit.answer.language != detect_language(ask.question):
+        if hit.answer.language != detect_language(ask.question):
+            return None
+        # The prompt states the date ("when is the next meetup?"): only reuse today's answers.
+        if datetime.fromisoformat(hit.asked_at).astimezone().date() != self.service.today():
             return None
         return hit
 

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from askwiki.embeddings import Embedder
 from cli import eval_cmd
 from cli.main import app, main
+from tests.support.fake_llm import FakeLLM
 from tests.support.index_builder import WIKI_PAGES, build_index
 
 GOOD = [
@@ -83,3 +84,19 @@ def test_missing_questions_file_exits_1_with_the_path(
         main()
     assert exit_info.value.code == 1
     assert "nope.jsonl" in capsys.readouterr().err
+
+
+def test_today_sets_the_date_the_answer_prompt_states(
+    wiki: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    llm = FakeLLM(["LoRA was introduced in 2021 [1]."])
+    monkeypatch.setattr(eval_cmd, "create_backend", lambda settings: llm)
+    questions = _questions(wiki / "q.jsonl", [json.dumps(GOOD[0])])
+    args = ["eval", str(questions), "--answers", "--today", "2025-11-11", "--json"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "Today's date: 2025-11-11 (Tuesday)" in llm.calls[-1].messages[-1].content
+    assert json.loads(result.stdout)["summary"]["answer_accuracy"] == 1.0
+
+    bad = CliRunner().invoke(app, ["eval", str(questions), "--today", "11/11/2025"])
+    assert bad.exit_code == 2 and "--today" in bad.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sqlite3
 import time
@@ -251,3 +252,18 @@ def test_public_url_makes_related_urls_absolute(client: Client) -> None:
     c.post("/api/ask", json={"question": "Who introduced LoRA?"})
     related = c.post("/api/ask", json={"question": "What is BM25?"}).json()["related"]
     assert related[0]["url"].startswith("https://ask.example.org/q/")
+
+
+def test_the_prompt_states_today_and_answers_are_only_reused_the_same_day(client: Client) -> None:
+    llm = FakeLLM([LORA, "Again, LoRA is by Hu et al. [1]."])
+    c = client(llm)
+    service = c.app.state.service  # type: ignore[attr-defined]
+    service.today = lambda: dt.date.today()
+    first = c.post("/api/ask", json={"question": "Who introduced LoRA?"}).json()
+    today = dt.date.today().isoformat()
+    assert f"Today's date: {today}" in llm.calls[0].messages[-1].content
+
+    service.today = lambda: dt.date.today() + dt.timedelta(days=1)
+    next_day = c.post("/api/ask", json={"question": "Who introduced LoRA?"}).json()
+    assert next_day["cached"] is False and len(llm.calls) == 2
+    assert first["cached"] is False
