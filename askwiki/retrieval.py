@@ -172,9 +172,15 @@ class Retriever:
         """
         opts = self.options
         if passage.dense_score >= opts.min_dense_score:
-            return True
-        coverage = keyword_coverage(query_keywords, passage)
-        return passage.dense_score + opts.keyword_weight * coverage >= opts.min_hybrid_score
+            return True  # skips the keyword tokenizing below
+        return passes_floor(opts, passage.dense_score, keyword_coverage(query_keywords, passage))
+
+
+def passes_floor(opts: RetrievalOptions, dense_score: float, coverage: float) -> bool:
+    """The relevance floor on a passage's cosine and its keyword coverage (0-1)."""
+    if dense_score >= opts.min_dense_score:
+        return True
+    return dense_score + opts.keyword_weight * coverage >= opts.min_hybrid_score
 
 
 def keyword_coverage(query_keywords: set[str], passage: Passage) -> float:

@@ -30,10 +30,9 @@ from askwiki.evaluation.metrics import (
     contains_answer,
     first_hit_rank,
     normalized_golds,
-    source_matches,
 )
 from askwiki.llm.base import BaseBackend, ChatMessage
-from bench.answer_sets import AnswerSet, fingerprint
+from bench.answer_sets import AnswerSet, fingerprint, passage_is_gold
 
 CHUNK_SIZE = 1000
 CHUNK_OVERLAP = 200
@@ -110,7 +109,9 @@ class TutorialRAG:
                 rank=rank,
                 doc_id=str(doc.metadata["doc_id"]),
                 chunk_id=f"{doc.metadata['doc_id']}@{doc.metadata.get('start_index', 0)}",
-                gold=self._gold(question, str(doc.metadata["doc_id"]), doc.page_content),
+                gold=passage_is_gold(
+                    question, str(doc.metadata["doc_id"]), doc.page_content, self.file_level
+                ),
             )
             for rank, doc in enumerate(docs, start=1)
         ]
@@ -132,11 +133,6 @@ class TutorialRAG:
             row.f1 = round(best_f1(answer, question.answers), 4)
         row.seconds = round(time.perf_counter() - started, 3)
         return row
-
-    def _gold(self, question: EvalQuestion, doc_id: str, text: str) -> bool:
-        if self.file_level:
-            return source_matches(doc_id, question.sources)
-        return question.gold.matches(doc_id, text)
 
     def _prompt(self, question: str, contexts: list[str]) -> tuple[list[ChatMessage], int]:
         budget = self.llm.context_tokens - self.max_tokens - TEMPLATE_TOKENS

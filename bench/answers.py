@@ -56,12 +56,14 @@ from askwiki.retrieval import Retriever, retrieval_options
 from askwiki.settings import Settings
 from bench.answer_baseline import CHUNK_OVERLAP, CHUNK_SIZE, TutorialRAG, build_store
 from bench.answer_sets import (
+    HANDBOOK_SET,
     AnswerSet,
     cmrc_questions,
     cmrc_set,
     fingerprint,
     handbook_questions,
     handbook_set,
+    passage_is_gold,
 )
 from bench.common import machine_line, print_table, quiet_logs, read_jsonl, say, timed
 from ingest.pipeline import run_ingest
@@ -108,10 +110,7 @@ def rank_without_floor(
     """askwiki's ranking with the relevance floor off: retrieval apart from refusals."""
     passages = retriever.search(row.query, DEPTH).passages
     flags = [
-        source_matches(p.chunk.doc_id, question.sources)
-        if file_level
-        else question.gold.matches(p.chunk.doc_id, p.chunk.search_text)
-        for p in passages
+        passage_is_gold(question, p.chunk.doc_id, p.chunk.search_text, file_level) for p in passages
     ]
     row.extra["rank_floor_off"] = first_hit_rank(flags)
 
@@ -156,7 +155,7 @@ def run_set(
     out: Path,
 ) -> dict[str, object]:
     name = answer_set.name
-    file_level = name == "gitlab-handbook"
+    file_level = name == HANDBOOK_SET
     questions = answer_set.questions
     index_settings = settings.model_copy(
         update={"index": f"bench-{name}-{fingerprint(answer_set)}"}

@@ -24,25 +24,32 @@ import argparse
 import itertools
 import json
 import sys
-from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from askwiki.embeddings import load_embedder
 from askwiki.evaluation import EvalQuestion
-from askwiki.evaluation.metrics import source_matches
 from askwiki.live_index import LiveIndex
-from askwiki.retrieval import Retriever, keyword_coverage, retrieval_options
+from askwiki.retrieval import (
+    RetrievalOptions,
+    Retriever,
+    keyword_coverage,
+    passes_floor,
+    retrieval_options,
+)
 from askwiki.settings import Settings
 from askwiki.text import keyword_tokens
 from bench.answer_sets import (
+    HANDBOOK_SET,
     AnswerSet,
     cmrc_questions,
     cmrc_set,
     fingerprint,
     handbook_questions,
     handbook_set,
+    passage_is_gold,
 )
 from bench.common import (
     load_qa_set,
@@ -58,22 +65,18 @@ from ingest.pipeline import run_ingest
 
 CANDIDATES = 15  # Retriever.search filters the fused top k*3 (k=5)
 SEED = 2018
-LANGUAGE = {"gitlab-handbook": "en", "xquad-en": "en", "cmrc2018": "zh", "xquad-zh": "zh"}
+LANGUAGE = {HANDBOOK_SET: "en", "xquad-en": "en", "cmrc2018": "zh", "xquad-zh": "zh"}
 
 
-@dataclass(frozen=True)
-class Rule:
-    """The floor of ``Retriever._relevant`` with given settings."""
+def rule(dense: float, weight: float, hybrid: float) -> RetrievalOptions:
+    return RetrievalOptions(min_dense_score=dense, keyword_weight=weight, min_hybrid_score=hybrid)
 
-    dense: float
-    weight: float
-    hybrid: float
 
-    def passes(self, cos: float, cov: float) -> bool:
-        return cos >= self.dense or cos + self.weight * cov >= self.hybrid
-
-    def label(self) -> str:
-        return f"cos>={self.dense:.2f}, or cos+{self.weight:.2f}*coverage>={self.hybrid:.2f}"
+def label(opts: RetrievalOptions) -> str:
+    return (
+        f"cos>={opts.min_dense_score:.2f}, "
+        f"or cos+{opts.keyword_weight:.2f}*coverage>={opts.min_hybrid_score:.2f}"
+    )
 
 
 # The floor before this benchmark existed (a different form), for comparison.
@@ -142,6 +145,7 @@ def collect(args: argparse.Namespace) -> list[dict[str, object]]:
         vectors = embedder.embed_queries(texts)
         for question, vector in zip(answer_set.questions, vectors, strict=True):
             keywords = set(keyword_tokens(question.question))
+            file_level = answer_set.name == HANDBOOK_SET
             for corpus, retriever in retrievers.items():
                 own = corpus == answer_set.name
                 passages = retriever.candidates(question.question, vector, CANDIDATES)
@@ -155,7 +159,10 @@ def collect(args: argparse.Namespace) -> list[dict[str, object]]:
                             [
                                 round(p.dense_score, 4),
                                 round(keyword_coverage(keywords, p), 3),
-                                own and _gold(answer_set.name, question, p.chunk),
+                                own
+                                and passage_is_gold(
+                                    question, p.chunk.doc_id, p.chunk.search_text, file_level
+                                ),
                             ]
                             for p in passages
                         ],
@@ -168,16 +175,9 @@ def collect(args: argparse.Namespace) -> list[dict[str, object]]:
     return rows
 
 
-def _gold(name: str, question: EvalQuestion, chunk: object) -> bool:
-    doc_id = chunk.doc_id  # type: ignore[attr-defined]
-    if name == "gitlab-handbook":
-        return source_matches(doc_id, question.sources)
-    return question.gold.matches(doc_id, chunk.search_text)  # type: ignore[attr-defined]
-
-
-def score(rule: Rule | None, rows: list[dict[str, object]]) -> dict[str, float]:
+def score(opts: RetrievalOptions | None, rows: list[dict[str, object]]) -> dict[str, float]:
     """Kept share per own corpus, refused share per off-topic pairing."""
-    passes = legacy_passes if rule is None else rule.passes
+    passes = legacy_passes if opts is None else partial(passes_floor, opts)
     counts: dict[str, list[int]] = {}
     for row in rows:
         passages = row["passages"]  # type: ignore[assignment]
@@ -195,11 +195,11 @@ def score(rule: Rule | None, rows: list[dict[str, object]]) -> dict[str, float]:
     return {group: hits / total for group, (hits, total) in sorted(counts.items())}
 
 
-def grid() -> list[Rule]:
+def grid() -> list[RetrievalOptions]:
     dense = [x / 100 for x in range(86, 93)]
     weight = [0.05, 0.1, 0.15, 0.2, 0.25, 0.3]
     hybrid = [x / 100 for x in range(84, 100)]
-    return [Rule(*values) for values in itertools.product(dense, weight, hybrid)]
+    return [rule(*values) for values in itertools.product(dense, weight, hybrid)]
 
 
 def mean_kept(scores: dict[str, float]) -> float:
@@ -217,19 +217,19 @@ def main() -> None:
     machine = machine_line()
     rows = collect(args)
     defaults = Settings(_env_file=None)  # type: ignore[call-arg]
-    current = Rule(defaults.min_dense_score, defaults.keyword_weight, defaults.min_hybrid_score)
+    current = rule(defaults.min_dense_score, defaults.keyword_weight, defaults.min_hybrid_score)
     safe = [
-        (rule, s)
-        for rule, s in ((rule, score(rule, rows)) for rule in grid())
+        (opts, s)
+        for opts, s in ((opts, score(opts, rows)) for opts in grid())
         if worst_refused(s) >= args.min_refused
     ]
     safe.sort(key=lambda item: mean_kept(item[1]), reverse=True)
     shown: list[tuple[str, dict[str, float]]] = [
-        ("no floor", score(Rule(-1.0, 0.0, -1.0), rows)),
+        ("no floor", score(rule(-1.0, 0.0, -1.0), rows)),
         ("before: cos>=0.86, or cos>=0.80 with 60% keywords", score(None, rows)),
-        ("default: " + current.label(), score(current, rows)),
+        ("default: " + label(current), score(current, rows)),
     ]
-    shown += [(rule.label(), s) for rule, s in safe[:4] if rule != current]
+    shown += [(label(opts), s) for opts, s in safe[:4] if opts != current]
     groups = list(shown[0][1])
     table = [
         [name, *(f"{s[g]:.3f}" for g in groups), f"{mean_kept(s):.3f}", f"{worst_refused(s):.3f}"]
