@@ -63,9 +63,7 @@ def _attr(value: str) -> str:
     return value.replace('"', "'").replace("\n", " ")
 
 
-def user_message(
-    question: str, sources: Sequence[str], today: dt.date, language: Language = "en"
-) -> str:
+def user_message(question: str, sources: Sequence[str], today: dt.date, language: Language) -> str:
     """Sources, then the date (after them, so the system prompt stays a cacheable prefix)."""
     dated = f"{TODAY_LABELS[language]}: {today.isoformat()} ({today.strftime('%A')})"
     return "<sources>\n" + "\n".join(sources) + f"\n</sources>\n\n{dated}\nQuestion: {question}"

@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from askwiki.answering.service import (
     Answer,
@@ -149,14 +149,11 @@ class AnswerRecorder:
             self.embedding_model,
             ask.index_version,
             self.cache_similarity,
+            # The prompt states the date ("when is the next meetup?"): only today's answers.
+            asked_between=_day_in_utc(self.service.today()),
         )
-        if hit is None:
-            return None
         # A near-duplicate in the other language would get an answer it cannot read.
-        if hit.answer.language != detect_language(ask.question):
-            return None
-        # The prompt states the date ("when is the next meetup?"): only reuse today's answers.
-        if datetime.fromisoformat(hit.asked_at).astimezone().date() != self.service.today():
+        if hit is not None and hit.answer.language != detect_language(ask.question):
             return None
         return hit
 
@@ -259,3 +256,13 @@ class AnswerRecorder:
             )
             for s in chosen
         ]
+
+
+def _day_in_utc(day: date) -> tuple[str, str]:
+    """Local midnight to midnight of ``day`` as ISO UTC times, the format ``asked_at`` uses."""
+    start = datetime.combine(day, datetime.min.time()).astimezone()
+    end = datetime.combine(day + timedelta(days=1), datetime.min.time()).astimezone()
+    return (
+        start.astimezone(UTC).isoformat(timespec="seconds"),
+        end.astimezone(UTC).isoformat(timespec="seconds"),
+    )

@@ -260,12 +260,17 @@ class SQLiteQuestionStore:
         embedding_model: str | None,
         index_version: str,
         min_similarity: float,
+        asked_between: tuple[str, str] | None = None,
     ) -> QuestionRecord | None:
         where = f"{_GOOD_ORIGINAL} AND {_NOT_DOWNVOTED} AND q.index_version = ?"
+        bounds: tuple[str, ...] = ()
+        if asked_between is not None:
+            where += " AND q.asked_at >= ? AND q.asked_at < ?"
+            bounds = asked_between
         exact = self._rows(
             f"SELECT q.id FROM questions q WHERE {where} AND q.normalized = ?"
             " ORDER BY q.rowid DESC LIMIT 1",
-            (index_version, normalized),
+            (index_version, *bounds, normalized),
         )
         if exact:
             return self.get(exact[0]["id"])
@@ -275,7 +280,7 @@ class SQLiteQuestionStore:
             f"SELECT q.id, q.normalized, q.embedding FROM questions q WHERE {where}"
             " AND q.embedding_model = ? AND q.embedding IS NOT NULL"
             " ORDER BY q.rowid DESC LIMIT ?",
-            (index_version, embedding_model, SCAN_LIMIT),
+            (index_version, *bounds, embedding_model, SCAN_LIMIT),
         )
         for row, score in _rank(rows, embedding):
             if score < min_similarity:

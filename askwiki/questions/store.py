@@ -97,11 +97,13 @@ class QuestionStore(Protocol):
         embedding_model: str | None,
         index_version: str,
         min_similarity: float,
+        asked_between: tuple[str, str] | None = None,
     ) -> QuestionRecord | None:
         """An 'answered' original from the same index version meaning the same, if any.
 
         Same means the same normalised text, or an embedding at least ``min_similarity``
         alike that also shares enough wording (``text.MIN_TEXT_OVERLAP``).
+        ``asked_between`` (ISO UTC times, end excluded) limits it to originals asked then.
         """
         ...
 

@@ -264,3 +264,24 @@ def test_sources_keep_numbers_cited_flags_and_optional_fields(
         (1, True, 4, "https://w/y.pdf#page=4"),
         (3, False, None, None),
     ]
+
+
+def test_cache_lookup_can_be_limited_to_answers_asked_in_a_time_window(
+    store: SQLiteQuestionStore,
+) -> None:
+    save(store, make_answer("What is LoRA?", id="old"), unit(1, 0), "2026-01-01T23:00:00+00:00")
+    save(store, make_answer("What is LoRA?", id="new"), unit(1, 0.1), "2026-01-02T10:00:00+00:00")
+    jan_2 = ("2026-01-02T00:00:00+00:00", "2026-01-03T00:00:00+00:00")
+    jan_1 = ("2026-01-01T00:00:00+00:00", "2026-01-02T00:00:00+00:00")
+    jan_3 = ("2026-01-03T00:00:00+00:00", "2026-01-04T00:00:00+00:00")
+
+    exact = store.find_cached("whatislora", None, None, "v1", 0.95, asked_between=jan_1)
+    assert exact is not None and exact.id == "old"
+    # By embedding, the closer but older answer is outside the window; the other one is in.
+    near = store.find_cached(
+        "whatisloraexactly", unit(1, 0), MODEL, "v1", 0.95, asked_between=jan_2
+    )
+    assert near is not None and near.id == "new"
+    assert (
+        store.find_cached("whatislora", unit(1, 0), MODEL, "v1", 0.95, asked_between=jan_3) is None
+    )
