@@ -29,6 +29,24 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[N
     yield
 
 
+@pytest.fixture(autouse=True)
+def _restore_root_logging() -> Iterator[None]:
+    """CLI tests install a handler on the stream CliRunner closes afterwards; drop it.
+
+    Left in place, every later log record prints a "Logging error" traceback, and those
+    tracebacks run ast.parse in whatever thread logged (see askwiki.store.index).
+    """
+    import logging
+
+    root = logging.getLogger()
+    before, level = set(root.handlers), root.level
+    yield
+    for handler in list(root.handlers):
+        if handler not in before and not type(handler).__module__.startswith("_pytest"):
+            root.removeHandler(handler)
+    root.setLevel(level)
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(

@@ -38,11 +38,15 @@ class WikiIndex:
         self.docstore.close()
 
 
-# One version is opened at a time per process. numpy reads .npy headers with
-# ast.literal_eval, and CPython 3.11.7 keeps the AST converter's recursion depth in shared
-# state (gh-106905): two threads opening versions at once (the index poller and an admin
-# job) failed now and then with "SystemError: AST constructor recursion depth mismatch".
+# numpy reads .npy headers with ast.literal_eval, and CPython 3.11 keeps the AST converter's
+# recursion depth in state shared by all threads (gh-106905, fixed in 3.12): when another
+# thread builds an AST at the same moment (two version opens, or a traceback being formatted,
+# which parses source for its carets) the read fails now and then with "SystemError: AST
+# constructor recursion depth mismatch" although the files are fine. Opens are serialised,
+# and a read that hit the race is retried instead of being reported as a damaged index.
 _OPEN_LOCK = threading.Lock()
+_AST_RACE = "AST constructor recursion depth mismatch"
+_READ_ATTEMPTS = 3
 
 
 def open_version(index_path: Path, version: str) -> WikiIndex:
@@ -51,19 +55,33 @@ def open_version(index_path: Path, version: str) -> WikiIndex:
         return _open_version(index_path, version)
 
 
+def _read_search_legs(folder: Path) -> tuple[faiss.Index, KeywordIndex]:
+    attempt = 1
+    while True:
+        try:
+            return load_dense(folder), KeywordIndex.load(folder)
+        except SystemError as exc:
+            if _AST_RACE not in str(exc) or attempt == _READ_ATTEMPTS:
+                raise
+            logger.warning("Reading %s raced another thread's AST use (%s); retrying", folder, exc)
+            attempt += 1
+
+
 def _open_version(index_path: Path, version: str) -> WikiIndex:
     folder = version_path(index_path, version)
     manifest = Manifest.read(folder)
     if not (folder / DOCSTORE_FILE).is_file():
         raise IndexCorruptError(f"{folder / DOCSTORE_FILE} is missing; re-run 'askwiki ingest'")
+    docstore = None
     try:
         docstore = Docstore(folder / DOCSTORE_FILE, read_only=True)
         chunks = docstore.count_chunks()
-        dense = load_dense(folder)
-        keyword = KeywordIndex.load(folder)
-    except AskwikiError:
-        raise
+        dense, keyword = _read_search_legs(folder)
     except Exception as exc:
+        if docstore is not None:
+            docstore.close()
+        if isinstance(exc, AskwikiError):
+            raise
         raise IndexCorruptError(
             f"Index version {folder} cannot be read ({exc}); re-run 'askwiki ingest'"
         ) from exc
