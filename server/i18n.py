@@ -51,6 +51,12 @@ STRINGS: dict[str, dict[Language, str]] = {
     "previous": {"zh": "上一页", "en": "Previous"},
     "next": {"zh": "下一页", "en": "Next"},
     "no_answer": {"zh": "知识库中没有相关页面", "en": "No wiki page covers this"},
+    "closest": {"zh": "最接近的页面", "en": "Closest pages"},
+    "closest_note": {
+        "zh": "这些页面与问题最接近，但都没有通过相关性检查，答案没有使用它们。",
+        "en": "These pages came nearest to the question, but none passed the relevance "
+        "check, so the answer does not use them.",
+    },
     "extractive": {"zh": "摘录（模型不可用）", "en": "Extract (model unavailable)"},
     "failed": {"zh": "回答失败", "en": "The answer failed"},
     "failed_detail": {

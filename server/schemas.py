@@ -69,6 +69,11 @@ class AnswerOut(BaseModel):
     related: list[RelatedOut] = Field(
         default_factory=list, description='"Others are asking": similar and recent questions.'
     )
+    closest: list[SourceOut] = Field(
+        default_factory=list,
+        description="Only when status is 'no_answer': the pages that came nearest (up to 3, one "
+        "passage each). None passed the relevance floor, so the answer does not use them.",
+    )
 
 
 class StoredAnswerOut(AnswerOut):

@@ -78,6 +78,7 @@ class Answer:
 
     ``cached``/``cached_from``/``related`` are filled by the question log
     (``askwiki.questions.recording``); the service itself always leaves them empty.
+    ``closest`` is only set on ``no_answer``: the pages that came nearest, none cited.
     """
 
     id: str
@@ -96,6 +97,7 @@ class Answer:
     cached: bool = False
     cached_from: str | None = None
     related: list[RelatedQuestion] = field(default_factory=list)
+    closest: list[Source] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -208,6 +210,7 @@ class AnswerService:
             answer.status = "no_answer"
             answer.generated = False
             answer.answer = NO_ANSWER[language]
+            answer.closest = to_sources(result.closest)
             yield AnswerEvent("sources", [])
             yield AnswerEvent("done", self._finish(answer, started, retrieved))
             return

@@ -11,7 +11,7 @@ from askwiki.answering.service import Source
 from askwiki.questions.store import QuestionSummary, Vector
 from askwiki.questions.text import answer_snippet
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS questions (
     id TEXT PRIMARY KEY,
@@ -37,6 +37,22 @@ CREATE INDEX IF NOT EXISTS questions_cache ON questions (normalized, index_versi
 CREATE INDEX IF NOT EXISTS questions_asked ON questions (asked_at);
 CREATE INDEX IF NOT EXISTS questions_cached_from ON questions (cached_from);
 CREATE TABLE IF NOT EXISTS sources (
+    question_id TEXT NOT NULL REFERENCES questions(id) ON DELETE CASCADE,
+    n INTEGER NOT NULL,
+    source_id TEXT NOT NULL,
+    doc_id TEXT NOT NULL,
+    title TEXT NOT NULL,
+    section TEXT NOT NULL,
+    url TEXT,
+    excerpt TEXT NOT NULL,
+    score REAL NOT NULL,
+    cited INTEGER NOT NULL,
+    page INTEGER,
+    chunk_ids TEXT NOT NULL,
+    PRIMARY KEY (question_id, n)
+);
+-- Version 2: the pages that came nearest when no page passed the relevance floor.
+CREATE TABLE IF NOT EXISTS closest_pages (
     question_id TEXT NOT NULL REFERENCES questions(id) ON DELETE CASCADE,
     n INTEGER NOT NULL,
     source_id TEXT NOT NULL,
@@ -81,6 +97,24 @@ def summary_from_row(row: sqlite3.Row, asks: int) -> QuestionSummary:
         status=row["status"],
         language=row["language"],
         asks=asks,
+    )
+
+
+def source_row(question_id: str, source: Source) -> tuple[object, ...]:
+    """The row of one source in ``sources`` or ``closest_pages`` (the same columns)."""
+    return (
+        question_id,
+        source.n,
+        source.id,
+        source.doc_id,
+        source.title,
+        source.section,
+        source.url,
+        source.excerpt,
+        source.score,
+        int(source.cited),
+        source.page,
+        json.dumps(source.chunk_ids),
     )
 
 

@@ -26,6 +26,7 @@ from askwiki.questions.schema import (
     SCHEMA,
     SCHEMA_VERSION,
     source_from_row,
+    source_row,
     summary_from_row,
     vector_from_blob,
 )
@@ -48,6 +49,7 @@ _GOOD_ORIGINAL = "q.cached_from IS NULL AND q.status = 'answered'"
 _NOT_DOWNVOTED = (
     "NOT EXISTS (SELECT 1 FROM root_votes v WHERE v.root = q.id AND v.down > COALESCE(v.up, 0))"
 )
+_SOURCE_SLOTS = ", ".join("?" * 12)
 _SUMMARY_COLUMNS = "q.id, q.question, q.asked_at, q.answer, q.status, q.language, q.normalized"
 
 
@@ -162,29 +164,13 @@ class SQLiteQuestionStore:
             blob,
             embedding_model if blob is not None else None,
         )
-        sources = [
-            (
-                answer.id,
-                s.n,
-                s.id,
-                s.doc_id,
-                s.title,
-                s.section,
-                s.url,
-                s.excerpt,
-                s.score,
-                int(s.cited),
-                s.page,
-                json.dumps(s.chunk_ids),
-            )
-            for s in answer.sources
-        ]
+        sources = [source_row(answer.id, s) for s in answer.sources]
+        closest = [source_row(answer.id, s) for s in answer.closest]
         try:
             with self._transaction() as tx:
                 tx.execute(f"INSERT INTO questions VALUES ({', '.join('?' * len(row))})", row)
-                tx.executemany(
-                    "INSERT INTO sources VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", sources
-                )
+                for table, rows in (("sources", sources), ("closest_pages", closest)):
+                    tx.executemany(f"INSERT INTO {table} VALUES ({_SOURCE_SLOTS})", rows)
         except sqlite3.Error as exc:
             raise QuestionLogError(
                 f"Cannot store answer {answer.id} in {self.path}: {exc}"
@@ -216,6 +202,9 @@ class SQLiteQuestionStore:
         sources = self._rows(
             "SELECT * FROM sources WHERE question_id = ? ORDER BY n", (question_id,)
         )
+        closest = self._rows(
+            "SELECT * FROM closest_pages WHERE question_id = ? ORDER BY n", (question_id,)
+        )
         votes = self._votes(question_id)
         answer = Answer(
             id=row["id"],
@@ -233,6 +222,7 @@ class SQLiteQuestionStore:
             corrections=row["corrections"],
             cached=row["cached_from"] is not None,
             cached_from=row["cached_from"],
+            closest=[source_from_row(s) for s in closest],
         )
         return QuestionRecord(
             answer=answer,

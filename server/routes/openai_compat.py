@@ -17,7 +17,7 @@ from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from askwiki.answering.service import Answer, AnswerEvent, Source
+from askwiki.answering.service import Answer, AnswerEvent
 from askwiki.errors import AskwikiError
 from askwiki.llm.base import ChatMessage
 from server.deps import AnswersDep, SettingsDep
@@ -47,14 +47,17 @@ class ChatCompletionRequest(BaseModel):
     temperature: float | None = None
 
 
-def reference_lines(sources: list[Source]) -> str:
-    """Markdown reference list of the cited sources (all sources if none is cited)."""
-    chosen = [s for s in sources if s.cited] or sources
+def reference_lines(answer: Answer) -> str:
+    """Markdown list of the cited sources (all if none is cited), or of the closest pages."""
+    if answer.closest:
+        heading, chosen = "Closest pages (none of them answers this)", answer.closest
+    else:
+        heading, chosen = "Sources", [s for s in answer.sources if s.cited] or answer.sources
     lines = []
     for source in chosen:
         link = f" — {source.url}" if source.url else ""
         lines.append(f"[{source.n}] {source.section}{link}")
-    return ("\n\nSources:\n" + "\n".join(lines)) if lines else ""
+    return f"\n\n{heading}:\n" + "\n".join(lines) if lines else ""
 
 
 def _split(request: ChatCompletionRequest) -> tuple[str, list[ChatMessage]]:
@@ -70,8 +73,17 @@ def _split(request: ChatCompletionRequest) -> tuple[str, list[ChatMessage]]:
     return turns[last_user].text(), history
 
 
+def _extension(answer: Answer) -> dict[str, object]:
+    return {
+        "answer_id": answer.id,
+        "answer": answer.answer,
+        "status": answer.status,
+        "closest": [asdict(s) for s in answer.closest],
+    }
+
+
 def _completion(answer: Answer) -> dict[str, object]:
-    content = answer.answer + reference_lines(answer.sources)
+    content = answer.answer + reference_lines(answer)
     return {
         "id": f"chatcmpl-{answer.id}",
         "object": "chat.completion",
@@ -86,7 +98,7 @@ def _completion(answer: Answer) -> dict[str, object]:
         ],
         "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
         "sources": [asdict(s) for s in answer.sources],
-        "askwiki": {"answer_id": answer.id, "answer": answer.answer, "status": answer.status},
+        "askwiki": _extension(answer),
     }
 
 
@@ -141,9 +153,7 @@ def _chunks(first: AnswerEvent, events: Iterator[AnswerEvent]) -> Iterator[str]:
             elif event.kind == "done":
                 answer: Answer = event.data
                 text = (
-                    reference_lines(answer.sources)
-                    if streamed
-                    else answer.answer + reference_lines(answer.sources)
+                    reference_lines(answer) if streamed else answer.answer + reference_lines(answer)
                 )
                 yield sse_data(
                     _chunk(
@@ -151,11 +161,7 @@ def _chunks(first: AnswerEvent, events: Iterator[AnswerEvent]) -> Iterator[str]:
                         {"content": text},
                         "stop",
                         sources=[asdict(s) for s in answer.sources],
-                        askwiki={
-                            "answer_id": answer.id,
-                            "answer": answer.answer,
-                            "status": answer.status,
-                        },
+                        askwiki=_extension(answer),
                     )
                 )
     except AskwikiError as exc:

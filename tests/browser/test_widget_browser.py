@@ -307,6 +307,32 @@ def test_related_questions_are_offered_and_asked(
     assert s.received[0]["session"] == s.received[1]["session"]
 
 
+def test_a_question_no_page_covers_offers_the_closest_pages(
+    widget_site: SiteFactory, new_page: Callable[..., Any], screenshot_dir: Path
+) -> None:
+    llm = FakeLLM(["should not be called"])
+    s = widget_site(llm, min_dense_score=0.999, min_hybrid_score=99.0)
+    tab = new_page()
+    widget = open_widget(tab, s.host + "/")
+    ask(tab, widget, "BM25 parameters k1")
+    assert "no page" in wait_answer(tab)["text"]
+
+    near = widget.locator(".closest .src")
+    assert widget.locator(".closest .label").inner_text().startswith("Closest pages")
+    assert near.count() == 3 and near.first.inner_text() == "BM25 · Parameters"
+    links = widget.locator(".closest a.src")
+    assert links.count() == 2  # the BM25 test page has no URL: shown as text, not a link
+    for i in range(links.count()):
+        link = links.nth(i)
+        assert link.get_attribute("href").startswith("https://wiki.example.com/models/")
+        assert (link.get_attribute("target"), link.get_attribute("rel")) == (
+            "_blank",
+            "noopener noreferrer",
+        )
+    assert widget.locator(".sources:not(.closest)").count() == 0 and llm.calls == []
+    tab.screenshot(path=screenshot_dir / "widget-closest-pages.png")
+
+
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_phone_layout_is_full_screen(
     widget_site: SiteFactory, new_page: Callable[..., Any], screenshot_dir: Path, scheme: str

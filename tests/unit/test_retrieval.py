@@ -4,7 +4,14 @@ from pathlib import Path
 import pytest
 
 from askwiki.documents import Chunk
-from askwiki.retrieval import Passage, RetrievalOptions, Retriever, merge_neighbours
+from askwiki.retrieval import (
+    CLOSEST_PAGES,
+    Passage,
+    RetrievalOptions,
+    Retriever,
+    best_per_page,
+    merge_neighbours,
+)
 from askwiki.store.index import open_index
 from tests.support.fake_embedder import fake_embedder
 from tests.support.index_builder import WIKI_PAGES, build_index
@@ -76,3 +83,29 @@ def test_top_k_limits_results(tmp_path: Path) -> None:
     retriever = make_retriever(tmp_path, min_dense_score=-1.0)
     assert len(retriever.search("model", 1).passages) == 1
     assert replace(retriever.options, top_k=2).top_k == 2
+
+
+def test_a_refused_search_offers_the_closest_pages_one_passage_each(tmp_path: Path) -> None:
+    retriever = make_retriever(tmp_path, min_dense_score=0.999, min_hybrid_score=99.0)
+    result = retriever.search("BM25 parameters k1 saturation", 5)
+
+    assert not result.relevant and result.passages == []
+    docs = [p.chunk.doc_id for p in result.closest]
+    assert docs[0] == "retrieval/bm25.md"
+    assert len(docs) == len(set(docs)) == CLOSEST_PAGES
+    candidates = retriever.candidates(
+        result.query, fake_embedder().embed_queries([result.query])[0], 15
+    )
+    assert result.closest == best_per_page(candidates)[:CLOSEST_PAGES]
+
+
+def test_a_relevant_search_offers_no_closest_pages(tmp_path: Path) -> None:
+    result = make_retriever(tmp_path, min_dense_score=-1.0).search("BM25 parameters k1", 5)
+    assert result.relevant and result.closest == []
+
+
+def test_best_per_page_keeps_the_first_passage_of_each_document_in_order() -> None:
+    a1, b1 = chunk(1, "A one.", doc_id="a.md"), chunk(1, "B one.", doc_id="b.md")
+    a2 = chunk(2, "A two.", doc_id="a.md")
+    firsts = best_per_page([passage(a1, 0.9), passage(a2, 0.8), passage(b1, 0.7)])
+    assert [(p.chunk.doc_id, p.score) for p in firsts] == [("a.md", 0.9), ("b.md", 0.7)]

@@ -24,6 +24,7 @@ STORED_KEYS = {
     "cached",
     "cached_from",
     "related",
+    "closest",
     "asked_at",
     "url",
     "error",
@@ -43,6 +44,23 @@ def test_stored_answer_is_the_ask_answer_plus_log_fields(client: Client) -> None
         assert stored[key] == asked[key], key
     assert stored["url"] == f"/q/{asked['id']}/who-introduced-lora"
     assert (stored["up"], stored["down"], stored["error"]) == (0, 0, None)
+
+
+def test_a_no_page_answer_keeps_its_closest_pages_in_the_log_and_on_its_page(
+    client: Client,
+) -> None:
+    c = client(min_dense_score=0.999)
+    asked = c.post("/api/ask", json={"question": "BM25 parameters k1"}).json()
+    assert asked["status"] == "no_answer" and asked["closest"]
+
+    stored = c.get(f"/api/questions/{asked['id']}").json()
+    page = c.get(f"/q/{asked['id']}", params={"lang": "en"}).text
+
+    assert stored["closest"] == asked["closest"] and stored["sources"] == []
+    assert "Closest pages" in page and "none passed the relevance check" in page
+    closest_section = page.split('class="references closest"')[1].split("</section>")[0]
+    for near in asked["closest"]:
+        assert near["title"] in closest_section and near["excerpt"][:40] in closest_section
 
 
 def test_unknown_question_is_404(client: Client) -> None:

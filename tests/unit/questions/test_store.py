@@ -43,6 +43,37 @@ def test_answer_round_trips_with_sources_and_embedding(store: SQLiteQuestionStor
     assert record.error is None and (record.up, record.down) == (0, 0)
 
 
+def test_a_no_page_answer_round_trips_with_its_closest_pages(
+    store: SQLiteQuestionStore,
+) -> None:
+    near = make_answer().sources
+    answer = make_answer("Bread?", id="b1", status="no_answer", sources=[], closest=near)
+    save(store, answer)
+
+    assert asdict(store.get("b1").answer) == asdict(answer)
+
+
+def test_a_log_from_before_closest_pages_opens_and_takes_them(tmp_path: Path) -> None:
+    path = tmp_path / "questions.sqlite"
+    old = SQLiteQuestionStore(path)
+    save(old, make_answer(id="old"))
+    old.close()
+    with sqlite3.connect(path) as conn:  # the version 1 schema had no closest_pages table
+        conn.execute("DROP TABLE closest_pages")
+        conn.execute("PRAGMA user_version = 1")
+
+    reopened = SQLiteQuestionStore(path)
+    near = make_answer().sources
+    save(reopened, make_answer("Soup?", id="new", status="no_answer", sources=[], closest=near))
+
+    assert reopened.get("new").answer.closest == near
+    assert reopened.get("old").answer.closest == []
+    assert reopened.get("old").answer.sources == make_answer().sources
+    version = sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0]
+    reopened.close()
+    assert version == 2
+
+
 def test_schema_is_created_on_open_and_data_survives_reopening(tmp_path: Path) -> None:
     path = tmp_path / "nested" / "questions.sqlite"
     first = SQLiteQuestionStore(path)

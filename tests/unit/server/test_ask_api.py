@@ -22,6 +22,7 @@ ANSWER_KEYS = {
     "cached",
     "cached_from",
     "related",
+    "closest",
 }
 SOURCE_KEYS = {
     "n",
@@ -133,6 +134,26 @@ def test_nothing_relevant_gives_no_page_answer_in_question_language(
     assert english["status"] == chinese["status"] == "no_answer"
     assert "no page" in english["answer"] and "没有" in chinese["answer"]
     assert english["sources"] == [] and llm.calls == []
+
+
+def test_no_page_answer_lists_the_closest_pages_but_cites_none(
+    make_client: ClientFactory,
+) -> None:
+    client = make_client(FakeLLM(["should not be called"]), min_dense_score=0.999)
+    body = client.post("/api/ask", json={"question": "BM25 parameters k1 saturation"}).json()
+    assert body["status"] == "no_answer" and body["sources"] == []
+    closest = body["closest"]
+    assert closest[0]["doc_id"] == "retrieval/bm25.md"
+    assert len({c["doc_id"] for c in closest}) == len(closest) <= 3
+    assert [c["n"] for c in closest] == list(range(1, len(closest) + 1))
+    assert not any(c["cited"] for c in closest) and all(c["excerpt"] for c in closest)
+    assert "[1]" not in body["answer"]
+
+
+def test_an_answered_question_lists_no_closest_pages(make_client: ClientFactory) -> None:
+    client = make_client(FakeLLM(["BM25 uses k1 [1]."]), min_dense_score=-1.0)
+    body = client.post("/api/ask", json={"question": "BM25 parameters k1"}).json()
+    assert body["status"] == "answered" and body["sources"] and body["closest"] == []
 
 
 def test_follow_up_is_rewritten_before_retrieval(make_client: ClientFactory) -> None:

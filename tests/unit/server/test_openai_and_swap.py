@@ -28,6 +28,24 @@ def test_chat_completion_carries_answer_references_and_sources(make_client: Clie
     assert body["askwiki"]["answer"] in content
 
 
+def test_chat_completion_without_a_relevant_page_lists_the_closest_pages(
+    make_client: ClientFactory,
+) -> None:
+    client = make_client(FakeLLM(["should not be called"]), min_dense_score=0.999)
+    body = client.post(
+        "/v1/chat/completions",
+        json={"messages": [{"role": "user", "content": "BM25 parameters k1"}]},
+    ).json()
+    content = body["choices"][0]["message"]["content"]
+    closest = body["askwiki"]["closest"]
+    assert body["askwiki"]["status"] == "no_answer" and body["sources"] == [] and closest
+    assert (
+        "Sources:" not in content and "\n\nClosest pages (none of them answers this):\n" in content
+    )
+    for near in closest:
+        assert f"[{near['n']}] {near['section']}" in content
+
+
 def test_chat_completion_stream_ends_with_sources_and_done(make_client: ClientFactory) -> None:
     client = make_client(FakeLLM(["LoRA was introduced by Hu et al. in 2021 [1]."]))
     response = client.post(
