@@ -101,6 +101,8 @@ def by_evidence_file(row: EvalRow, question: EvalQuestion) -> None:
     """Re-score retrieval by evidence file only (handbook answers are too short to match)."""
     for passage in row.retrieved:
         passage.gold = source_matches(passage.doc_id, question.sources)
+    for page in row.closest:
+        page.gold = source_matches(page.doc_id, question.sources)
     row.hit_rank = first_hit_rank([p.gold for p in row.retrieved])
 
 
@@ -127,6 +129,7 @@ def load_rows(path: Path) -> dict[int, EvalRow]:
     for data in read_jsonl(path):
         data["retrieved"] = [RetrievedPassage(**p) for p in data["retrieved"]]
         data["cited"] = [CitedSource(**c) for c in data["cited"]]
+        data["closest"] = [CitedSource(**c) for c in data.get("closest", [])]
         row = EvalRow(**data)
         rows[row.line] = row
     return rows
@@ -260,6 +263,7 @@ def metric_rows(
     add("citation precision", a.citation_precision, None, ratio=False)
     add("answers with >= 1 citation", a.answers_with_citation, b.answers_with_citation, False)
     add('"no relevant page" rate', a.no_answer_rate, b.no_answer_rate, ratio=False)
+    add("refused with a gold page among the closest", a.closest_hit_rate, None, ratio=False)
     seconds = {s: [r.seconds for r in rs if r.error is None] for s, rs in rows.items()}
     p50 = {s: statistics.median(v) if v else None for s, v in seconds.items()}
     add("seconds per question, p50", p50[OURS], p50[THEIRS])

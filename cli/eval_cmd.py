@@ -134,6 +134,7 @@ def _print_report(report: EvalReport, out: Path | None) -> None:
         ]
     rows += [
         ('"no relevant page" rate', _fmt(s.no_answer_rate)),
+        ("refused with a gold page among the closest", _fmt(s.closest_hit_rate)),
         ("correct refusals", f"{s.correct_refusals} of {s.unanswerable}"),
         ("unreadable lines", str(s.bad_lines)),
         ("failed questions", str(s.errors)),

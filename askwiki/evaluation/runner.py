@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, cast
 
-from askwiki.answering.service import Answer, AnswerService, Source
+from askwiki.answering.service import Answer, AnswerService, Source, to_sources
 from askwiki.embeddings import Embedder, Vectors
 from askwiki.errors import AskwikiError
 from askwiki.evaluation.dataset import BadLine, EvalQuestion
@@ -79,6 +79,7 @@ class EvalRow:
     correct: bool | None = None
     f1: float | None = None
     cited: list[CitedSource] = field(default_factory=list)
+    closest: list[CitedSource] = field(default_factory=list)
     error: str | None = None
     seconds: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
@@ -103,6 +104,8 @@ class EvalSummary:
     no_answer_rate: float | None
     correct_refusals: int
     refusal_rate: float | None
+    # Of the answerable questions refused, the share whose "closest pages" hold a gold one.
+    closest_hit_rate: float | None = None
     answered: int | None = None
     answer_accuracy: float | None = None
     answer_f1: float | None = None
@@ -198,17 +201,19 @@ class EvalRunner:
                 if question.history:
                     row.query = fallback_query(question.question, question.history)
                 retriever = _embedding_once(self.live_index.retriever())
-                relevant = self._score_retrieval(row, question, retriever)
-                # The service refuses when its own top_k search finds nothing relevant; a
-                # smaller k sees fewer candidates, so only a relevant deeper search needs it.
-                row.refused = not (relevant and retriever.search(row.query).relevant)
+                self._score_retrieval(row, question, retriever)
+                # The service answers from its own top_k search, which sees fewer candidates.
+                served = retriever.search(row.query)
+                row.refused = not served.relevant
+                closest = to_sources(served.closest)
+                row.closest = self._judge_sources(question, closest, retriever)
         except AskwikiError as exc:
             logger.warning("Question on line %d failed: %s", question.line, exc)
             row.error = str(exc)
         row.seconds = round(time.perf_counter() - started, 3)
         return row
 
-    def _score_retrieval(self, row: EvalRow, question: EvalQuestion, retriever: Retriever) -> bool:
+    def _score_retrieval(self, row: EvalRow, question: EvalQuestion, retriever: Retriever) -> None:
         result = retriever.search(row.query, self.depth)
         gold = question.gold
         paths = self._paths(retriever) if gold.sources else {}
@@ -223,7 +228,6 @@ class EvalRunner:
             for rank, p in enumerate(result.passages, start=1)
         ]
         row.hit_rank = first_hit_rank([p.gold for p in row.retrieved])
-        return result.relevant
 
     def _score_answer(
         self, row: EvalRow, question: EvalQuestion, answer: Answer, retriever: Retriever
@@ -235,9 +239,17 @@ class EvalRunner:
             answered = answer.status != "no_answer"
             row.correct = answered and contains_answer(answer.answer, question.answers)
             row.f1 = round(best_f1(answer.answer, question.answers), 4) if answered else 0.0
+        row.cited = self._judge_sources(
+            question, [source for source in answer.sources if source.cited], retriever
+        )
+        row.closest = self._judge_sources(question, answer.closest, retriever)
+
+    def _judge_sources(
+        self, question: EvalQuestion, sources: Sequence[Source], retriever: Retriever
+    ) -> list[CitedSource]:
         gold = question.gold
         paths = self._paths(retriever) if gold.sources else {}
-        row.cited = [
+        return [
             CitedSource(
                 n=source.n,
                 doc_id=source.doc_id,
@@ -246,8 +258,7 @@ class EvalRunner:
                     source.doc_id, _source_text(source, retriever), paths.get(source.doc_id)
                 ),
             )
-            for source in answer.sources
-            if source.cited
+            for source in sources
         ]
 
 
@@ -299,6 +310,9 @@ def summarise(rows: Sequence[EvalRow], mode: Mode, bad_lines: int = 0) -> EvalSu
         no_answer_rate=mean([float(row.refused) for row in valid]),
         correct_refusals=sum(row.refused for row in unanswerable),
         refusal_rate=mean([float(row.refused) for row in unanswerable]),
+        closest_hit_rate=mean(
+            [float(any(c.gold for c in row.closest)) for row in answerable if row.refused]
+        ),
     )
     if mode == "answers":
         judged = [row for row in answerable if row.correct is not None]

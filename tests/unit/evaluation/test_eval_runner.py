@@ -73,6 +73,28 @@ def test_nothing_above_the_relevance_floor_is_a_refusal(tmp_path: Path, embedder
     assert report.summary.correct_refusals == 1
     assert report.summary.refusal_rate == 1.0
     assert report.summary.hit_at_5 == 0.0
+    lora, world_cup = report.rows
+    assert lora.closest[0].doc_id == "models/lora.md"
+    assert [c.gold for c in lora.closest] == [c.doc_id == "models/lora.md" for c in lora.closest]
+    assert world_cup.closest and not any(c.gold for c in world_cup.closest)
+    assert report.summary.closest_hit_rate == 1.0  # of the one answerable refusal
+
+
+def test_answers_mode_judges_the_closest_pages_of_a_refusal(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    settings = _settings(tmp_path, min_dense_score=1.0, min_hybrid_score=3.0)
+    build_index(settings.index_path, WIKI_PAGES, embedder)
+    live = LiveIndex(settings.index_path, embedder, retrieval_options(settings))
+    bm25 = EvalQuestion("What does k1 control?", ("saturation",), ("retrieval/bm25.md",), line=1)
+    service = AnswerService(settings, live, embedder, lambda: FakeLLM(["unused"]))
+
+    report = EvalRunner(live, service).run([bm25, LORA])
+
+    assert [row.status for row in report.rows] == ["no_answer", "no_answer"]
+    assert [[c.gold for c in row.closest].count(True) for row in report.rows] == [1, 1]
+    assert report.rows[0].closest[0].doc_id == "retrieval/bm25.md"
+    assert report.summary.closest_hit_rate == 1.0
 
 
 def test_answers_mode_scores_the_answer_and_its_citations(
