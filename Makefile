@@ -50,6 +50,7 @@ bench: setup
 	$(BIN)/python bench/scale.py --sizes 10000,100000
 	$(BIN)/python bench/serve_load.py
 	$(BIN)/python bench/ttft.py
+	$(BIN)/python bench/citations.py
 	$(BIN)/python bench/answers.py
 
 # Answer quality on 6 + 6 questions and subset corpora: the part of `make bench` CI can afford.

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import numpy as np
+import numpy.typing as npt
 
 from askwiki.documents import Chunk
 from askwiki.embeddings import Embedder
@@ -41,7 +43,10 @@ class RetrievalOptions:
 
 @dataclass(frozen=True)
 class Passage:
-    """A retrieved passage (one chunk, or neighbouring chunks of a section merged)."""
+    """A retrieved passage (one chunk, or neighbouring chunks of a section merged).
+
+    ``row_id`` is the first chunk's row; ``row_ids`` and ``chunk_ids`` list every chunk.
+    """
 
     chunk: Chunk
     row_id: int
@@ -49,6 +54,7 @@ class Passage:
     dense_score: float
     bm25_score: float | None
     chunk_ids: tuple[str, ...]
+    row_ids: tuple[int, ...]
 
     @property
     def id(self) -> str:
@@ -166,9 +172,18 @@ class Retriever:
                 dense_score=dense_scores[r],
                 bm25_score=bm25_scores.get(r),
                 chunk_ids=(stored_chunks[r].chunk.chunk_id,),
+                row_ids=(r,),
             )
             for r in ranked
             if r in stored_chunks
+        ]
+
+    def stored_vectors(self, passages: Sequence[Passage]) -> list[npt.NDArray[np.float32]]:
+        """Each passage's chunk vectors as indexed, shape (chunks, dim): nothing re-embedded."""
+        dense = self.index.dense
+        return [
+            np.vstack([dense.reconstruct(row_id) for row_id in p.row_ids]).astype(np.float32)
+            for p in passages
         ]
 
     def _relevant(self, passage: Passage, query_keywords: set[str]) -> bool:
@@ -249,6 +264,7 @@ def _join_if_adjacent(a: Passage, b: Passage) -> Passage | None:
         dense_score=max(a.dense_score, b.dense_score),
         bm25_score=max((s for s in (a.bm25_score, b.bm25_score) if s is not None), default=None),
         chunk_ids=first.chunk_ids + second.chunk_ids,
+        row_ids=first.row_ids + second.row_ids,
     )
 
 

@@ -35,6 +35,8 @@ COSINE_FLOOR = 0.75
 COSINE_SPAN = 0.20
 
 EmbedFn = Callable[[Sequence[str]], npt.NDArray[np.float32]]
+# Per source, the index's stored passage vectors of its chunks: shape (chunks, dim).
+SourceVectors = Sequence[npt.NDArray[np.float32]]
 
 
 @dataclass(frozen=True)
@@ -75,15 +77,22 @@ def split_answer(text: str) -> list[str]:
     return [p for p in merged if p]
 
 
-def check_citations(answer: str, sources: Sequence[str], embed: EmbedFn) -> CheckedAnswer:
-    """Verify, correct and attach ``[n]`` markers; ``sources[i]`` is source number i+1."""
+def check_citations(
+    answer: str, sources: Sequence[str], source_vectors: SourceVectors, embed: EmbedFn
+) -> CheckedAnswer:
+    """Verify, correct and attach ``[n]`` markers; ``sources[i]`` is source number i+1.
+
+    Only the answer's sentences are embedded. A source's similarity to a sentence is that
+    of its closest chunk, from the vectors already in the index: re-embedding a merged
+    source would cost more and see only its first 512 tokens.
+    """
     if not sources or not answer.strip():
         text = "".join(_place_markers(s, []) for s in split_answer(answer))
         return CheckedAnswer(text, [], len(marker_numbers(answer)))
     sentences = split_answer(answer)
     plain = [strip_markers(s).strip() for s in sentences]
     scored = [i for i, p in enumerate(plain) if len(keyword_tokens(p)) >= 2]
-    support = _support_matrix([plain[i] for i in scored], sources, embed)
+    support = _support_matrix([plain[i] for i in scored], sources, source_vectors, embed)
     rows = dict(zip(scored, support, strict=True))
 
     out: list[str] = []
@@ -112,12 +121,12 @@ def _choose(claimed: list[int], support: npt.NDArray[np.float64] | None) -> list
 
 
 def _support_matrix(
-    sentences: Sequence[str], sources: Sequence[str], embed: EmbedFn
+    sentences: Sequence[str], sources: Sequence[str], source_vectors: SourceVectors, embed: EmbedFn
 ) -> npt.NDArray[np.float64]:
     if not sentences:
         return np.zeros((0, len(sources)))
-    vectors = embed([*sentences, *sources])
-    cosine = vectors[: len(sentences)] @ vectors[len(sentences) :].T
+    sentence_vectors = embed(sentences)
+    cosine = np.stack([(chunks @ sentence_vectors.T).max(axis=0) for chunks in source_vectors], 1)
     semantic = np.clip((cosine - COSINE_FLOOR) / COSINE_SPAN, 0.0, 1.0)
     source_tokens = [set(keyword_tokens(s)) for s in sources]
     lexical = np.zeros((len(sentences), len(sources)))

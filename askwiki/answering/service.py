@@ -24,7 +24,7 @@ from askwiki.embeddings import Embedder
 from askwiki.errors import LLMError
 from askwiki.live_index import LiveIndex
 from askwiki.llm.base import ChatMessage, LLMBackend
-from askwiki.retrieval import Passage, RetrievalResult
+from askwiki.retrieval import Passage, RetrievalResult, Retriever
 from askwiki.settings import Settings
 from askwiki.text import Language, detect_language
 
@@ -214,12 +214,13 @@ class AnswerService:
             yield AnswerEvent("sources", [])
             yield AnswerEvent("done", self._finish(answer, started, retrieved))
             return
-        yield from self._generate(answer, standalone, result, started, retrieved)
+        yield from self._generate(answer, standalone, retriever, result, started, retrieved)
 
     def _generate(
         self,
         answer: Answer,
         question: str,
+        retriever: Retriever,
         result: RetrievalResult,
         started: float,
         retrieved: float,
@@ -262,6 +263,7 @@ class AnswerService:
         checked = check_citations(
             "".join(pieces).strip(),
             [p.chunk.search_text for p in packed.passages],
+            retriever.stored_vectors(packed.passages),
             self.embedder.embed_passages,
         )
         answer.answer = checked.text

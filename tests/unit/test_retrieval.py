@@ -1,6 +1,7 @@
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from askwiki.documents import Chunk
@@ -14,7 +15,7 @@ from askwiki.retrieval import (
 )
 from askwiki.store.index import open_index
 from tests.support.fake_embedder import fake_embedder
-from tests.support.index_builder import WIKI_PAGES, build_index
+from tests.support.index_builder import WIKI_PAGES, build_index, page
 
 
 def chunk(position: int, text: str, section: str = "P › S", doc_id: str = "p.md") -> Chunk:
@@ -24,7 +25,7 @@ def chunk(position: int, text: str, section: str = "P › S", doc_id: str = "p.m
 
 
 def passage(c: Chunk, score: float) -> Passage:
-    return Passage(c, c.position, score, score, None, (c.chunk_id,))
+    return Passage(c, c.position, score, score, None, (c.chunk_id,), (c.position,))
 
 
 def test_neighbouring_chunks_of_a_section_merge_without_repeating_overlap() -> None:
@@ -40,6 +41,7 @@ def test_neighbouring_chunks_of_a_section_merge_without_repeating_overlap() -> N
         "Far away.",
     ]
     assert merged[0].chunk_ids == ("p.md#2:x", "p.md#3:x")
+    assert merged[0].row_ids == (2, 3)
     assert merged[0].id == "p.md#2:x" and merged[0].score == 0.9
 
 
@@ -109,3 +111,24 @@ def test_best_per_page_keeps_the_first_passage_of_each_document_in_order() -> No
     a2 = chunk(2, "A two.", doc_id="a.md")
     firsts = best_per_page([passage(a1, 0.9), passage(a2, 0.8), passage(b1, 0.7)])
     assert [(p.chunk.doc_id, p.score) for p in firsts] == [("a.md", 0.9), ("b.md", 0.7)]
+
+
+def test_stored_vectors_are_the_indexed_vectors_of_every_chunk_of_a_passage(
+    tmp_path: Path,
+) -> None:
+    embedder = fake_embedder()
+    sentences = " ".join(f"Rank choice {n} trades adapter size against quality." for n in range(12))
+    long_page = page("models/rank.md", "Rank", f"## Choosing\n{sentences}")
+    build_index(tmp_path / "ix", [long_page], embedder, chunk_tokens=32)
+    options = RetrievalOptions(min_dense_score=-1.0)
+    retriever = Retriever(open_index(tmp_path / "ix"), embedder, options)
+    passages = retriever.search("rank choice adapter size quality", 5).passages
+    assert any(len(p.row_ids) > 1 for p in passages)  # neighbours were merged
+    rows = retriever.index.docstore.chunks_by_rows([r for p in passages for r in p.row_ids])
+
+    vectors = retriever.stored_vectors(passages)
+
+    for passage, stored in zip(passages, vectors, strict=True):
+        texts = [rows[r].chunk.search_text for r in passage.row_ids]
+        assert stored.shape == (len(passage.row_ids), 32)
+        assert np.allclose(stored, embedder.embed_passages(texts), atol=1e-6)

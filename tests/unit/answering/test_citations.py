@@ -1,6 +1,11 @@
 import pytest
 
-from askwiki.answering.citations import check_citations, marker_numbers, split_answer
+from askwiki.answering.citations import (
+    check_citations,
+    marker_numbers,
+    split_answer,
+    strip_markers,
+)
 from tests.support.fake_embedder import fake_embedder
 
 EMBED = fake_embedder().embed_passages
@@ -8,6 +13,7 @@ SOURCES = [
     "知识蒸馏由 Hinton 等人在 2015 年提出，学生模型学习教师模型的软标签。",
     "LoRA was introduced by Hu et al. in 2021 and freezes the pretrained weights.",
 ]
+VECTORS = [EMBED([source]) for source in SOURCES]  # one chunk per source, as indexed
 
 
 @pytest.mark.parametrize(
@@ -56,10 +62,24 @@ def test_split_answer_keeps_marker_after_full_stop_with_its_sentence() -> None:
     ],
 )
 def test_markers_are_verified_against_sources(answer: str, expected: str, cited: list[int]) -> None:
-    checked = check_citations(answer, SOURCES, EMBED)
+    checked = check_citations(answer, SOURCES, VECTORS, EMBED)
     assert (checked.text, checked.cited) == (expected, cited)
 
 
 def test_no_sources_strips_every_marker() -> None:
-    checked = check_citations("Something [1].", [], EMBED)
+    checked = check_citations("Something [1].", [], [], EMBED)
     assert (checked.text, checked.cited, checked.corrections) == ("Something.", [], 1)
+
+
+def test_a_merged_source_supports_a_sentence_through_its_closest_chunk() -> None:
+    answer = "Its parameter k1 controls saturation [1]."
+    plain = strip_markers(answer).strip()
+    # The fake embedder only gives identical texts a high cosine, and the source text shares
+    # no keyword with the sentence: only the stored vector of its second chunk can support it.
+    source = ["Unrelated opening words here."]
+
+    second_chunk = check_citations(answer, source, [EMBED(["Opening chunk.", plain])], EMBED)
+    first_chunk = check_citations(answer, source, [EMBED(["Opening chunk."])], EMBED)
+
+    assert second_chunk.cited == [1]
+    assert first_chunk.cited == []

@@ -9,7 +9,7 @@ def _passage(text: str) -> Passage:
     chunk = Chunk(
         "p.md#0:x", "p.md", 0, "Meetups", "Meetups › Berlin", "berlin", None, None, text, "h", 9
     )
-    return Passage(chunk, 0, 1.0, 0.9, None, (chunk.chunk_id,))
+    return Passage(chunk, 0, 1.0, 0.9, None, (chunk.chunk_id,), (0,))
 
 
 def test_the_question_comes_with_the_date_after_the_sources() -> None:

@@ -211,3 +211,13 @@ def test_question_is_embedded_once_per_ask(make_client: ClientFactory) -> None:
     model = client.app.state.embedder._model  # type: ignore[attr-defined]
     client.post("/api/ask", json={"question": "How many LoRA ranks are typical?", "fresh": True})
     assert model.encoded.count("query: How many LoRA ranks are typical?") == 1
+
+
+def test_citation_check_embeds_the_answer_not_the_sources(make_client: ClientFactory) -> None:
+    client = make_client(FakeLLM(["LoRA was introduced by Hu et al. in 2021 [1]."]))
+    model = client.app.state.embedder._model  # type: ignore[attr-defined]
+    model.encoded.clear()
+    body = client.post("/api/ask", json={"question": "Who introduced LoRA?"}).json()
+    assert body["sources"] and body["sources"][0]["cited"]
+    passages = [text for text in model.encoded if text.startswith("passage: ")]
+    assert passages == ["passage: LoRA was introduced by Hu et al. in 2021 ."]
