@@ -11,6 +11,7 @@ from pathlib import Path
 from askwiki.documents import Chunk, Document
 
 DOCSTORE_FILE = "docstore.sqlite"
+RETOKENIZE_PAGE = 5000
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -223,17 +224,29 @@ class Docstore:
             )
 
     def retokenize(self, tokenize: Callable[[str], list[str]]) -> int:
-        """Recompute every chunk's BM25 tokens from its text; the number of chunks."""
+        """Recompute every chunk's BM25 tokens from its text; the number of chunks.
+
+        Chunks are read in row-id pages of ``RETOKENIZE_PAGE``, so memory stays flat at
+        any index size.
+        """
+        count, last = 0, -1
         with self._lock:
-            stored = [
-                _row_to_chunk(row)
-                for row in self._conn.execute(f"SELECT {_CHUNK_COLUMNS} FROM chunks").fetchall()
-            ]
-            self._conn.executemany(
-                "UPDATE chunks SET keywords = ? WHERE row_id = ?",
-                [(" ".join(tokenize(s.chunk.search_text)), s.row_id) for s in stored],
-            )
-        return len(stored)
+            while True:
+                page = [
+                    _row_to_chunk(row)
+                    for row in self._conn.execute(
+                        f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE row_id > ? "
+                        "ORDER BY row_id LIMIT ?",
+                        (last, RETOKENIZE_PAGE),
+                    ).fetchall()
+                ]
+                if not page:
+                    return count
+                self._conn.executemany(
+                    "UPDATE chunks SET keywords = ? WHERE row_id = ?",
+                    [(" ".join(tokenize(s.chunk.search_text)), s.row_id) for s in page],
+                )
+                count, last = count + len(page), page[-1].row_id
 
     def commit(self) -> None:
         with self._lock:

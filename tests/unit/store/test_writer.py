@@ -13,6 +13,7 @@ from askwiki.errors import (
     IndexMismatchError,
     IndexNotFoundError,
 )
+from askwiki.store import docstore as docstore_module
 from askwiki.store.dense import search_dense
 from askwiki.store.docstore import DOCSTORE_FILE
 from askwiki.store.index import open_index
@@ -192,3 +193,20 @@ def test_an_unchanged_ingest_retokenizes_an_index_from_an_older_tokenizer(
     assert index.manifest.keyword_tokenizer == KEYWORD_TOKENIZER
     assert index.keyword.search("gamma", 5)[0][0] in index.docstore.chunks_by_rows([2])
     assert write(path, []) is None  # and once current, an unchanged run publishes nothing
+
+
+def test_retokenizing_pages_through_the_chunks_and_reaches_every_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "ix"
+    write(path, [page("a", "Alpha words."), page("b", "Gamma rays."), page("c", "Delta wing.")])
+    _age_live_version(path)
+    monkeypatch.setattr(docstore_module, "RETOKENIZE_PAGE", 2)
+
+    write(path, [])
+
+    index = open_index(path)
+    tokens = dict(index.docstore.iter_keywords())
+    index.close()
+    assert len(tokens) == 3 and all(t and t != ["stale"] for t in tokens.values())
+    assert {"alpha", "gamma", "delta"} <= {word for t in tokens.values() for word in t}
