@@ -75,7 +75,7 @@ class TutorialRAG:
     def __init__(
         self,
         store: FAISS,
-        llm: BaseBackend,
+        llm: BaseBackend | None,
         *,
         k: int,
         max_tokens: int,
@@ -90,7 +90,36 @@ class TutorialRAG:
         self.file_level = file_level
 
     def evaluate(self, question: EvalQuestion) -> EvalRow:
+        """Retrieve, then answer with the LLM."""
+        assert self.llm is not None, "evaluate needs an LLM; retrieve does not"
         started = time.perf_counter()
+        row, docs = self._retrieve(question)
+        messages, dropped = self._prompt(row.query, [d.page_content for d in docs[: self.k]])
+        row.extra["dropped_chunks"] = dropped
+        try:
+            answer = self.llm.chat(
+                messages, max_tokens=self.max_tokens, temperature=self.temperature
+            ).strip()
+        except LLMError as exc:
+            row.error = str(exc)
+            row.seconds = round(time.perf_counter() - started, 3)
+            return row
+        row.status = "answered"
+        row.answer = answer
+        if normalized_golds(question.answers):
+            row.correct = contains_answer(answer, question.answers)
+            row.f1 = round(best_f1(answer, question.answers), 4)
+        row.seconds = round(time.perf_counter() - started, 3)
+        return row
+
+    def retrieve(self, question: EvalQuestion) -> EvalRow:
+        """The retrieval half alone, scored like askwiki's retrieval-only rows."""
+        started = time.perf_counter()
+        row, _ = self._retrieve(question)
+        row.seconds = round(time.perf_counter() - started, 3)
+        return row
+
+    def _retrieve(self, question: EvalQuestion) -> tuple[EvalRow, list[LCDocument]]:
         query = (
             fallback_query(question.question, question.history)
             if question.history
@@ -116,23 +145,7 @@ class TutorialRAG:
             for rank, doc in enumerate(docs, start=1)
         ]
         row.hit_rank = first_hit_rank([p.gold for p in row.retrieved])
-        messages, dropped = self._prompt(query, [d.page_content for d in docs[: self.k]])
-        row.extra["dropped_chunks"] = dropped
-        try:
-            answer = self.llm.chat(
-                messages, max_tokens=self.max_tokens, temperature=self.temperature
-            ).strip()
-        except LLMError as exc:
-            row.error = str(exc)
-            row.seconds = round(time.perf_counter() - started, 3)
-            return row
-        row.status = "answered"
-        row.answer = answer
-        if normalized_golds(question.answers):
-            row.correct = contains_answer(answer, question.answers)
-            row.f1 = round(best_f1(answer, question.answers), 4)
-        row.seconds = round(time.perf_counter() - started, 3)
-        return row
+        return row, docs
 
     def _prompt(self, question: str, contexts: list[str]) -> tuple[list[ChatMessage], int]:
         budget = self.llm.context_tokens - self.max_tokens - TEMPLATE_TOKENS

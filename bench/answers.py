@@ -3,6 +3,7 @@
     python bench/answers.py              # 250 GitLab Handbook + 200 CMRC questions (hours)
     python bench/answers.py --smoke      # 6 + 6 questions on a subset of each corpus
     python bench/answers.py --limit 40   # the first 40 questions of each set, full corpora
+    python bench/answers.py --retrieval-only   # every question, no LLM (minutes)
 
 Both systems get the same embedding model, the same k (askwiki's top_k, 5), the same LLM
 (the embedded Qwen2.5-Coder-1.5B GGUF, temperature 0, answers capped at ``--max-tokens``).
@@ -28,6 +29,11 @@ Indexes are cached under ``--cache-dir`` by corpus fingerprint. Rows are appende
 and a later run with the same ``--out`` reuses each system's rows already there: the full run
 takes many hours on a small CPU and may be stopped and resumed, and deleting one system's
 file re-runs only that system. ``--fresh`` starts over.
+
+``--retrieval-only`` skips generation on both sides: askwiki runs ``askwiki eval``'s
+retrieval mode (a follow-up is searched as its last user turn joined to the question, as
+the tutorial searches it) and the tutorial only searches. Its rows go to
+``<cache-dir>/answers-retrieval-<full|limit-N|smoke>``.
 
 The handbook's temporal questions are relative to 2025-11-11 (each row's ``think`` says
 "The current date is November 11, 2025"), so askwiki's prompt states that date there.
@@ -85,6 +91,7 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--out", type=Path, default=None, help="folder for rows (resumed)")
     parser.add_argument("--fresh", action="store_true", help="drop rows of an earlier run")
+    parser.add_argument("--retrieval-only", action="store_true", help="search only, no LLM")
     return parser.parse_args()
 
 
@@ -153,7 +160,7 @@ def run_set(
     answer_set: AnswerSet,
     settings: Settings,
     embedder: Embedder,
-    llm: EmbeddedBackend,
+    llm: EmbeddedBackend | None,
     args: argparse.Namespace,
     out: Path,
 ) -> dict[str, object]:
@@ -169,8 +176,11 @@ def run_set(
     (store, lc_chunks), store_s = timed(lambda: build_store(answer_set, embedder, args.cache_dir))
     live = LiveIndex(index_settings.index_path, embedder, retrieval_options(index_settings))
     live.load()
-    service = AnswerService(index_settings, live, embedder, lambda: llm, today=answer_set.today)
-    ours = EvalRunner(live, service)
+    if llm is None:
+        ours = EvalRunner(live)
+    else:
+        service = AnswerService(index_settings, live, embedder, lambda: llm, today=answer_set.today)
+        ours = EvalRunner(live, service)
     floor_off = replace(retrieval_options(index_settings), min_dense_score=-1.0)
     unfloored = Retriever(live.retriever().index, embedder, floor_off)
     theirs = TutorialRAG(
@@ -183,7 +193,7 @@ def run_set(
     )
     rows: dict[str, list[EvalRow]] = {OURS: [], THEIRS: []}
     earlier = {system: load_rows(rows_path(out, name, system)) for system in rows}
-    systems = [(OURS, ours.evaluate), (THEIRS, theirs.evaluate)]
+    systems = [(OURS, ours.evaluate), (THEIRS, theirs.evaluate if llm else theirs.retrieve)]
     for n, question in enumerate(questions, start=1):
         for system, evaluate in systems if n % 2 else systems[::-1]:
             done = earlier[system].get(question.line)
@@ -202,7 +212,7 @@ def run_set(
             f"{name} {n}/{len(questions)}: askwiki {_mark(a)} {a.seconds:.0f}s, "
             f"tutorial {_mark(b)} {b.seconds:.0f}s"
         )
-    summaries = {system: summarise(r, "answers") for system, r in rows.items()}
+    summaries = {system: summarise(r, ours.mode) for system, r in rows.items()}
     recalls = {system: gold_recall(r, questions) for system, r in rows.items()}
     title = f"{name}: {len(questions)} questions, {len(answer_set.pages)} pages"
     print_table(
@@ -247,6 +257,8 @@ def metric_rows(
     table: list[list[str]] = []
 
     def add(label: str, x: float | None, y: float | None, ratio: bool = True) -> None:
+        if x is None and y is None:
+            return  # e.g. answer metrics in a --retrieval-only run
         table.append([label, _num(x), _num(y), _ratio(x, y) if ratio else "-"])
 
     add("retrieval hit@1 (a refusal is a miss)", a.hit_at_1, b.hit_at_1)
@@ -283,13 +295,24 @@ def per_type(rows: dict[str, list[EvalRow]]) -> tuple[list[str], list[list[str]]
         "tutorial accuracy",
         "askwiki hit@5",
         "tutorial hit@5",
+        "askwiki hit@1, floor off",
+        "tutorial hit@1",
     ]
     table = []
     for kind, by_system in sorted(groups.items()):
         a, b = summarise(by_system[OURS], "answers"), summarise(by_system[THEIRS], "answers")
         accuracy = [_num(a.answer_accuracy), _num(b.answer_accuracy)]
+        unfloored = [r.extra.get("rank_floor_off") for r in by_system[OURS] if not r.error]
         table.append(
-            [kind, str(len(by_system[OURS])), *accuracy, _num(a.hit_at_5), _num(b.hit_at_5)]
+            [
+                kind,
+                str(len(by_system[OURS])),
+                *accuracy,
+                _num(a.hit_at_5),
+                _num(b.hit_at_5),
+                _num(mean([hit_at(rank, 1) for rank in unfloored])),
+                _num(b.hit_at_1),
+            ]
         )
     return headers, table
 
@@ -299,7 +322,8 @@ def main() -> None:
     quiet_logs()
     machine = machine_line()
     mode = "smoke" if args.smoke else f"limit-{args.limit}" if args.limit else "full"
-    out = args.out or args.cache_dir / f"answers-{mode}"
+    kind = "answers-retrieval" if args.retrieval_only else "answers"
+    out = args.out or args.cache_dir / f"{kind}-{mode}"
     if args.fresh:
         for old in out.glob("*.jsonl"):
             old.unlink()
@@ -313,16 +337,18 @@ def main() -> None:
         _env_file=None,  # type: ignore[call-arg]
     )
     embedder = load_embedder(settings)
-    llm = EmbeddedBackend(settings)
-    say(f"loading the embedded LLM ({machine})")
-    llm.load()
+    llm = None if args.retrieval_only else EmbeddedBackend(settings)
+    if llm is not None:
+        say(f"loading the embedded LLM ({machine})")
+        llm.load()
     results: dict[str, object] = {"machine": machine, "args": vars(args) | {"out": str(out)}}
     try:
         for name in [s.strip() for s in args.sets.split(",") if s.strip()]:
             answer_set = prepare(name, args, out / "work")
             results[answer_set.name] = run_set(answer_set, settings, embedder, llm, args, out)
     finally:
-        llm.close()
+        if llm is not None:
+            llm.close()
     (out / "summary.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     print(f"\n{machine}. Rows and summary.json in {out}", flush=True)
 
