@@ -17,6 +17,9 @@
   var BASE = new URL('.', script.src).href;
   var API = new URL('api/ask', BASE).href;
   var MAX_HISTORY = 8;
+  // The conversation survives navigation within the tab; older turns are dropped.
+  var STORE_KEY = 'askwiki-conversation:' + BASE;
+  var MAX_SAVED_TURNS = 10;
   var MAX_TURN_CHARS = 8000;
 
   var TEXT = {
@@ -100,6 +103,7 @@
   var lang = opts.lang !== 'auto' ? opts.lang :
     /^zh\b/i.test(navigator.language || '') ? 'zh' : 'en';
   var history = [];
+  var savedTurns = [];
   var busy = false;
   var session = sessionId();
 
@@ -342,6 +346,7 @@ a.src { color: var(--fg); text-decoration: none; white-space: nowrap; }
     launcher.setAttribute('aria-expanded', 'true');
     if (focus !== false) input.focus();
     scrollDown(true);
+    save();
   }
 
   function close() {
@@ -350,6 +355,7 @@ a.src { color: var(--fg); text-decoration: none; white-space: nowrap; }
     wrap.classList.remove('is-open');
     launcher.setAttribute('aria-expanded', 'false');
     launcher.focus();
+    save();
   }
 
   function toggle() {
@@ -359,8 +365,55 @@ a.src { color: var(--fg); text-decoration: none; white-space: nowrap; }
   function reset() {
     if (busy) return;
     history = [];
+    savedTurns = [];
+    try { sessionStorage.removeItem(STORE_KEY); } catch (e) { /* storage blocked */ }
     while (log.lastChild && log.lastChild !== greeting) log.removeChild(log.lastChild);
     input.focus();
+  }
+
+  // ---- The conversation in sessionStorage: only what renderDone shows, as plain data. ----
+  function sourceData(s) {
+    return { n: s.n, title: s.title, section: s.section, url: s.url, excerpt: s.excerpt, page: s.page, cited: s.cited };
+  }
+
+  function answerData(answer) {
+    function list(v) { return (Array.isArray(v) ? v : []).filter(function (s) { return s && typeof s === 'object'; }); }
+    return {
+      answer: String(answer.answer || ''),
+      language: answer.language,
+      sources: list(answer.sources).map(sourceData),
+      closest: list(answer.closest).map(sourceData),
+      related: list(answer.related).slice(0, 5).map(function (r) { return { question: r.question }; })
+    };
+  }
+
+  function remember(question, answer) {
+    history.push({ role: 'user', content: question.slice(0, MAX_TURN_CHARS) });
+    history.push({ role: 'assistant', content: String(answer.answer || '').slice(0, MAX_TURN_CHARS) });
+    history = history.slice(-MAX_HISTORY);
+    savedTurns.push({ q: question, a: answerData(answer) });
+    savedTurns = savedTurns.slice(-MAX_SAVED_TURNS);
+  }
+
+  function save() {
+    var state = { v: 1, open: !panel.hidden, turns: savedTurns };
+    try { sessionStorage.setItem(STORE_KEY, JSON.stringify(state)); } catch (e) { /* blocked or full */ }
+  }
+
+  function restore() {
+    var state = null;
+    try { state = JSON.parse(sessionStorage.getItem(STORE_KEY) || 'null'); } catch (e) { state = null; }
+    if (!state || state.v !== 1 || !Array.isArray(state.turns)) return false;
+    state.turns.forEach(function (turn) {
+      if (!turn || typeof turn.q !== 'string' || !turn.a || typeof turn.a !== 'object') return;
+      addMessage('user', turn.q);
+      var msg = addMessage('bot', '');
+      renderDone(msg, turn.a);
+      msg.node.dataset.state = 'done';
+      if (turn.a.language === 'zh' || turn.a.language === 'en') setLang(turn.a.language);
+      remember(turn.q, turn.a);
+    });
+    return state.open === true;
   }
 
   function scrollDown(force) {
@@ -657,9 +710,8 @@ a.src { color: var(--fg); text-decoration: none; white-space: nowrap; }
           if (data.language === 'zh' || data.language === 'en') setLang(data.language);
           renderDone(msg, data);
           msg.node.dataset.state = 'done';
-          history.push({ role: 'user', content: question.slice(0, MAX_TURN_CHARS) });
-          history.push({ role: 'assistant', content: String(data.answer || '').slice(0, MAX_TURN_CHARS) });
-          history = history.slice(-MAX_HISTORY);
+          remember(question, data);
+          save();
         } else if (event === 'error') {
           finished = true;
           var e = errorMessage((data && data.status) || 500, data, null);
@@ -711,7 +763,8 @@ a.src { color: var(--fg); text-decoration: none; white-space: nowrap; }
   applyTexts();
   function mount() {
     (document.body || document.documentElement).appendChild(host);
-    if (opts.open) open(false);
+    var wasOpen = restore();
+    if (opts.open || wasOpen) open(false);
   }
   if (document.body) mount();
   else document.addEventListener('DOMContentLoaded', mount);

@@ -307,6 +307,65 @@ def test_related_questions_are_offered_and_asked(
     assert s.received[0]["session"] == s.received[1]["session"]
 
 
+def test_the_conversation_survives_navigation_and_reset_clears_it(
+    widget_site: SiteFactory, new_page: Callable[..., Any]
+) -> None:
+    s = widget_site()
+    tab = new_page()
+    widget = open_widget(tab, s.host + "/fake")
+    ask(tab, widget, "How do I start?")
+    wait_answer(tab)
+
+    tab.goto(s.host + "/fake")  # the reader moves on within the site, in the same tab
+    widget = tab.locator("askwiki-widget")
+    widget.locator(".panel").wait_for(state="visible")  # it was open: it stays open
+    assert widget.locator(".msg.user").all_inner_texts() == ["How do I start?"]
+    restored = tab.evaluate(LAST_ANSWER_JS)
+    assert restored["state"] == "done" and "start with the quick start" in restored["text"]
+    widget.locator(".msg.bot .cite").first.click()
+    assert widget.locator(".ref .ref-title").last.inner_text() == "[1] FAQ"
+    assert widget.locator(".related .suggest").count() == len(FAKE_RELATED)
+
+    ask(tab, widget, "And then?")  # a follow-up still carries the earlier turn
+    wait_answer(tab)
+    assert [t["content"] for t in s.received[1]["history"]][:1] == ["How do I start?"]
+    assert s.received[1]["session"] == s.received[0]["session"]
+
+    widget.locator(".icon-btn").first.click()  # New conversation
+    tab.goto(s.host + "/fake")
+    widget = tab.locator("askwiki-widget")
+    widget.locator(".launcher").click()
+    assert widget.locator(".msg.user").count() == 0
+    assert widget.locator(".msg.bot").count() == 1  # the greeting only
+
+
+def test_a_damaged_saved_conversation_is_ignored(
+    widget_site: SiteFactory, new_page: Callable[..., Any]
+) -> None:
+    s = widget_site()
+    tab = new_page()
+    tab.goto(s.host + "/fake")
+    tab.evaluate(
+        """() => {
+        const base = new URL('/fake/', location.href).href;
+        sessionStorage.setItem('askwiki-conversation:' + base, '{"v": 1, "turns": [null, 7,'
+        );
+    }"""
+    )
+    tab.reload()
+    widget = open_widget(tab, s.host + "/fake")
+    assert widget.locator(".msg.user").count() == 0
+    ask(tab, widget, "How do I start?")
+    assert "start with the quick start" in wait_answer(tab)["text"]
+    saved = tab.evaluate(
+        "() => JSON.parse(sessionStorage.getItem("
+        "'askwiki-conversation:' + new URL('/fake/', location.href).href))"
+    )
+    assert [turn["q"] for turn in saved["turns"]] == ["How do I start?"]
+    page_errors = [t for k, t in tab.console if k == "error" and "Failed to load" not in t]
+    assert page_errors == []
+
+
 def test_a_question_no_page_covers_offers_the_closest_pages(
     widget_site: SiteFactory, new_page: Callable[..., Any], screenshot_dir: Path
 ) -> None:
