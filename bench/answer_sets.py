@@ -29,10 +29,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from askwiki.embeddings import Embedder
 from askwiki.evaluation import EvalQuestion
 from askwiki.evaluation.metrics import source_matches
+from askwiki.live_index import LiveIndex
 from askwiki.llm.base import ChatMessage
+from askwiki.retrieval import retrieval_options
+from askwiki.settings import Settings
 from bench.common import DATASETS, read_jsonl, seeded_sample, write_jsonl
+from ingest.pipeline import IngestReport, run_ingest
 
 HANDBOOK = DATASETS / "gitlab-handbook"
 HANDBOOK_PAGES = HANDBOOK / "content" / "handbook"
@@ -184,3 +189,23 @@ def fingerprint(answer_set: AnswerSet) -> str:
     for doc_id, text in answer_set.pages:
         digest.update(json.dumps([doc_id, text], ensure_ascii=False).encode("utf-8"))
     return digest.hexdigest()[:12]
+
+
+@dataclass
+class SetIndex:
+    """A set's askwiki index, loaded: its settings, the live index and the ingest report."""
+
+    settings: Settings
+    live: LiveIndex
+    ingest: IngestReport
+
+
+def open_set_index(answer_set: AnswerSet, settings: Settings, embedder: Embedder) -> SetIndex:
+    """Index the set with the real pipeline (a no-op when the cached index is current)."""
+    index_settings = settings.model_copy(
+        update={"index": f"bench-{answer_set.name}-{fingerprint(answer_set)}"}
+    )
+    report = run_ingest([answer_set.corpus], index_settings, embedder)
+    live = LiveIndex(index_settings.index_path, embedder, retrieval_options(index_settings))
+    live.load()
+    return SetIndex(index_settings, live, report)

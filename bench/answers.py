@@ -56,7 +56,6 @@ from askwiki.embeddings import Embedder, load_embedder
 from askwiki.evaluation import EvalQuestion, EvalRow, EvalRunner, EvalSummary, summarise
 from askwiki.evaluation.metrics import first_hit_rank, hit_at, mean, source_matches, token_recall
 from askwiki.evaluation.runner import CitedSource, RetrievedPassage
-from askwiki.live_index import LiveIndex
 from askwiki.llm.embedded import EmbeddedBackend
 from askwiki.retrieval import Retriever, retrieval_options
 from askwiki.settings import Settings
@@ -66,13 +65,12 @@ from bench.answer_sets import (
     AnswerSet,
     cmrc_questions,
     cmrc_set,
-    fingerprint,
     handbook_questions,
     handbook_set,
+    open_set_index,
     passage_is_gold,
 )
 from bench.common import machine_line, print_table, quiet_logs, read_jsonl, say, timed
-from ingest.pipeline import run_ingest
 
 SMOKE_QUESTIONS = 6
 DEPTH = 10
@@ -167,15 +165,11 @@ def run_set(
     name = answer_set.name
     file_level = name == HANDBOOK_SET
     questions = answer_set.questions
-    index_settings = settings.model_copy(
-        update={"index": f"bench-{name}-{fingerprint(answer_set)}"}
-    )
     say(f"{name}: indexing {len(answer_set.pages)} pages for askwiki (cached when unchanged)")
-    ingest, ingest_s = timed(lambda: run_ingest([answer_set.corpus], index_settings, embedder))
+    opened, ingest_s = timed(lambda: open_set_index(answer_set, settings, embedder))
+    index_settings, live, ingest = opened.settings, opened.live, opened.ingest
     say(f"{name}: indexing for the LangChain tutorial (cached when unchanged)")
     (store, lc_chunks), store_s = timed(lambda: build_store(answer_set, embedder, args.cache_dir))
-    live = LiveIndex(index_settings.index_path, embedder, retrieval_options(index_settings))
-    live.load()
     if llm is None:
         ours = EvalRunner(live)
     else:

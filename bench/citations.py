@@ -30,19 +30,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from askwiki.answering.citations import CheckedAnswer, SourceVectors, check_citations
 from askwiki.embeddings import Embedder, load_embedder
-from askwiki.live_index import LiveIndex
-from askwiki.retrieval import Passage, Retriever, retrieval_options
+from askwiki.retrieval import Passage, Retriever
 from askwiki.settings import Settings
 from bench.answer_sets import (
     AnswerSet,
     cmrc_questions,
     cmrc_set,
-    fingerprint,
     handbook_questions,
     handbook_set,
+    open_set_index,
 )
 from bench.common import machine_line, print_table, quiet_logs, read_jsonl, say
-from ingest.pipeline import run_ingest
 
 ROOT = Path(__file__).resolve().parents[1]
 STORED = "stored chunk vectors"
@@ -82,14 +80,9 @@ def load_cases(
 ) -> list[tuple[Case, Retriever]]:
     rows_file = rows_dir / f"{answer_set.name}-askwiki.jsonl"
     rows = [r for r in read_jsonl(rows_file) if r.get("status") == "answered" and r["answer"]]
-    index_settings = settings.model_copy(
-        update={"index": f"bench-{answer_set.name}-{fingerprint(answer_set)}"}
-    )
     say(f"{answer_set.name}: {len(rows)} answers; indexing (cached when unchanged)")
-    run_ingest([answer_set.corpus], index_settings, embedder)
-    live = LiveIndex(index_settings.index_path, embedder, retrieval_options(index_settings))
-    live.load()
-    retriever = live.retriever()  # the service's own search: these answers passed its floor
+    # The service's own search: these answers passed its floor.
+    retriever = open_set_index(answer_set, settings, embedder).live.retriever()
     found: list[tuple[Case, Retriever]] = []
     for row in rows:
         passages = retriever.search(row["query"]).passages

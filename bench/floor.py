@@ -31,13 +31,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from askwiki.embeddings import load_embedder
 from askwiki.evaluation import EvalQuestion
-from askwiki.live_index import LiveIndex
 from askwiki.retrieval import (
     RetrievalOptions,
     Retriever,
     keyword_coverage,
     passes_floor,
-    retrieval_options,
 )
 from askwiki.settings import Settings
 from askwiki.text import keyword_tokens
@@ -49,6 +47,7 @@ from bench.answer_sets import (
     fingerprint,
     handbook_questions,
     handbook_set,
+    open_set_index,
     passage_is_gold,
 )
 from bench.common import (
@@ -61,7 +60,6 @@ from bench.common import (
     temp_dir,
     write_jsonl,
 )
-from ingest.pipeline import run_ingest
 
 CANDIDATES = 15  # Retriever.search filters the fused top k*3 (k=5)
 SEED = 2018
@@ -130,14 +128,10 @@ def collect(args: argparse.Namespace) -> list[dict[str, object]]:
     embedder = load_embedder(settings)
     retrievers: dict[str, Retriever] = {}
     for answer_set in sets:
-        index_settings = settings.model_copy(
-            update={"index": f"bench-{answer_set.name}-{fingerprint(answer_set)}"}
-        )
         say(f"{answer_set.name}: indexing {len(answer_set.pages)} pages (cached when unchanged)")
-        run_ingest([answer_set.corpus], index_settings, embedder)
-        live = LiveIndex(index_settings.index_path, embedder, retrieval_options(index_settings))
-        live.load()
-        retrievers[answer_set.name] = live.retriever()
+        retrievers[answer_set.name] = open_set_index(
+            answer_set, settings, embedder
+        ).live.retriever()
     rows: list[dict[str, object]] = []
     for answer_set in sets:
         texts = [q.question for q in answer_set.questions]

@@ -12,7 +12,23 @@ from askwiki.questions.store import QuestionSummary, Vector
 from askwiki.questions.text import answer_snippet
 
 SCHEMA_VERSION = 2
-SCHEMA = """
+# The columns of both ``sources`` and ``closest_pages``.
+_SOURCE_COLUMNS = """(
+    question_id TEXT NOT NULL REFERENCES questions(id) ON DELETE CASCADE,
+    n INTEGER NOT NULL,
+    source_id TEXT NOT NULL,
+    doc_id TEXT NOT NULL,
+    title TEXT NOT NULL,
+    section TEXT NOT NULL,
+    url TEXT,
+    excerpt TEXT NOT NULL,
+    score REAL NOT NULL,
+    cited INTEGER NOT NULL,
+    page INTEGER,
+    chunk_ids TEXT NOT NULL,
+    PRIMARY KEY (question_id, n)
+)"""
+SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS questions (
     id TEXT PRIMARY KEY,
     question TEXT NOT NULL,
@@ -36,37 +52,9 @@ CREATE TABLE IF NOT EXISTS questions (
 CREATE INDEX IF NOT EXISTS questions_cache ON questions (normalized, index_version, status);
 CREATE INDEX IF NOT EXISTS questions_asked ON questions (asked_at);
 CREATE INDEX IF NOT EXISTS questions_cached_from ON questions (cached_from);
-CREATE TABLE IF NOT EXISTS sources (
-    question_id TEXT NOT NULL REFERENCES questions(id) ON DELETE CASCADE,
-    n INTEGER NOT NULL,
-    source_id TEXT NOT NULL,
-    doc_id TEXT NOT NULL,
-    title TEXT NOT NULL,
-    section TEXT NOT NULL,
-    url TEXT,
-    excerpt TEXT NOT NULL,
-    score REAL NOT NULL,
-    cited INTEGER NOT NULL,
-    page INTEGER,
-    chunk_ids TEXT NOT NULL,
-    PRIMARY KEY (question_id, n)
-);
+CREATE TABLE IF NOT EXISTS sources {_SOURCE_COLUMNS};
 -- Version 2: the pages that came nearest when no page passed the relevance floor.
-CREATE TABLE IF NOT EXISTS closest_pages (
-    question_id TEXT NOT NULL REFERENCES questions(id) ON DELETE CASCADE,
-    n INTEGER NOT NULL,
-    source_id TEXT NOT NULL,
-    doc_id TEXT NOT NULL,
-    title TEXT NOT NULL,
-    section TEXT NOT NULL,
-    url TEXT,
-    excerpt TEXT NOT NULL,
-    score REAL NOT NULL,
-    cited INTEGER NOT NULL,
-    page INTEGER,
-    chunk_ids TEXT NOT NULL,
-    PRIMARY KEY (question_id, n)
-);
+CREATE TABLE IF NOT EXISTS closest_pages {_SOURCE_COLUMNS};
 CREATE TABLE IF NOT EXISTS feedback (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     question_id TEXT NOT NULL REFERENCES questions(id) ON DELETE CASCADE,
