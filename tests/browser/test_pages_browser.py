@@ -176,3 +176,29 @@ def test_follow_up_streams_then_opens_its_own_page(
         tab.screenshot(path=str(screenshot_dir / "pages-follow-up.png"), full_page=True)
     finally:
         tab.close()
+
+
+def test_a_question_no_page_covers_shows_the_closest_pages(
+    live_server: LiveServer, browser: Any, browser_app: AppFactory, screenshot_dir: Path
+) -> None:
+    llm = FakeLLM(["should not be called"])
+    base_url = live_server(browser_app(llm, min_dense_score=0.999, min_hybrid_score=99.0))
+    tab = browser.new_page(viewport={"width": 1280, "height": 900})
+    try:
+        tab.goto(base_url + "/?lang=en")
+        tab.fill("#input-live-home", "BM25 parameters k1")
+        tab.click("form.ask-form button[type=submit]")
+        tab.locator("#live-home article.qa").wait_for(timeout=15_000)
+
+        assert "no page" in (tab.locator("#live-home .answer").text_content() or "")
+        closest = tab.locator("#live-home .references.closest")
+        assert closest.locator("h2").text_content() == "Closest pages"
+        titles = closest.locator(".ref-title").all_text_contents()
+        assert titles[0] == "BM25" and len(titles) == 3
+        links = closest.locator("a.ref-title")
+        assert (links.first.get_attribute("href") or "").startswith("https://wiki.example.com/")
+        assert tab.locator("#live-home .references:not(.closest)").count() == 0
+        assert llm.calls == []
+        tab.screenshot(path=str(screenshot_dir / "pages-closest.png"), full_page=True)
+    finally:
+        tab.close()
