@@ -75,6 +75,7 @@ STRINGS: dict[str, dict[Language, str]] = {
     "downvoted": {"zh": "差评", "en": "voted down"},
     "last_asked": {"zh": "最近提问", "en": "Last asked"},
     "examples": {"zh": "示例问题", "en": "Examples"},
+    "nearest_page": {"zh": "最接近的页面", "en": "Nearest page"},
     "not_found": {"zh": "找不到这个问题。", "en": "This question does not exist."},
     "error": {"zh": "出错了", "en": "Something went wrong"},
     "back_home": {"zh": "返回首页", "en": "Back to the home page"},

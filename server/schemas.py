@@ -113,6 +113,12 @@ class VotesOut(BaseModel):
     down: int
 
 
+class NearestPageOut(BaseModel):
+    doc_id: str
+    title: str
+    url: str | None
+
+
 class GapOut(BaseModel):
     question: str = Field(description="The group's commonest wording.")
     count: int = Field(description="Asks in the group.")
@@ -120,6 +126,11 @@ class GapOut(BaseModel):
     downvoted: int = Field(description="Asks whose answer readers voted down more than up.")
     last_asked: str
     examples: list[QuestionSummaryOut]
+    nearest_page: NearestPageOut | None = Field(
+        None,
+        description="The page that came closest most often to the group's unanswered asks: "
+        "extend it, or write a new page next to it. None when every ask was voted down.",
+    )
 
 
 class GapsOut(BaseModel):

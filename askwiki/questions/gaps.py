@@ -14,7 +14,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from askwiki.questions.store import GapCandidate, QuestionStore, QuestionSummary, Vector
+from askwiki.questions.store import (
+    GapCandidate,
+    NearestPage,
+    QuestionStore,
+    QuestionSummary,
+    Vector,
+)
 from askwiki.questions.text import normalize_question
 
 logger = logging.getLogger(__name__)
@@ -34,6 +40,8 @@ class Gap:
     downvoted: int
     last_asked: str
     examples: list[QuestionSummary] = field(default_factory=list)
+    # The page that came closest most often: extend it, or write a new one next to it.
+    nearest: NearestPage | None = None
 
 
 @dataclass
@@ -78,7 +86,17 @@ class _Group:
             downvoted=sum(not m.no_answer for m in self.members),
             last_asked=max(m.summary.asked_at for m in self.members),
             examples=examples,
+            nearest=self._nearest(),
         )
+
+    def _nearest(self) -> NearestPage | None:
+        """The commonest nearest page of the members (the newest one's on a tie)."""
+        pages = [m.nearest for m in self.members if m.nearest is not None]
+        if not pages:
+            return None
+        counts = Counter(page.doc_id for page in pages)
+        top = max(counts.values())
+        return next(page for page in pages if counts[page.doc_id] == top)
 
 
 def cluster_gaps(

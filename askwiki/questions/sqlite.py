@@ -32,6 +32,7 @@ from askwiki.questions.schema import (
 )
 from askwiki.questions.store import (
     GapCandidate,
+    NearestPage,
     QuestionRecord,
     QuestionSummary,
     Vector,
@@ -329,8 +330,10 @@ class SQLiteQuestionStore:
 
     def gap_candidates(self, limit: int) -> list[GapCandidate]:
         rows = self._rows(
-            f"SELECT {_SUMMARY_COLUMNS}, q.embedding, COALESCE(v.down, 0) AS down"
+            f"SELECT {_SUMMARY_COLUMNS}, q.embedding, COALESCE(v.down, 0) AS down,"
+            " c.doc_id AS near_doc, c.title AS near_title, c.url AS near_url"
             " FROM questions q LEFT JOIN root_votes v ON v.root = COALESCE(q.cached_from, q.id)"
+            " LEFT JOIN closest_pages c ON c.question_id = q.id AND c.n = 1"
             " WHERE q.status = 'no_answer'"
             " OR (q.status != 'failed' AND COALESCE(v.down, 0) > COALESCE(v.up, 0))"
             " ORDER BY q.rowid DESC LIMIT ?",
@@ -342,6 +345,11 @@ class SQLiteQuestionStore:
                 embedding=vector_from_blob(row["embedding"]),
                 no_answer=row["status"] == "no_answer",
                 down=int(row["down"]),
+                nearest=(
+                    NearestPage(row["near_doc"], row["near_title"], row["near_url"])
+                    if row["near_doc"] is not None
+                    else None
+                ),
             )
             for row in rows
         ]

@@ -62,6 +62,15 @@ class Votes:
 
 
 @dataclass(frozen=True)
+class NearestPage:
+    """The page that came closest to a question no page covered."""
+
+    doc_id: str
+    title: str
+    url: str | None
+
+
+@dataclass(frozen=True)
 class GapCandidate:
     """A question the wiki could not answer well: no relevant page, or mostly thumbs-down."""
 
@@ -69,6 +78,7 @@ class GapCandidate:
     embedding: Vector | None
     no_answer: bool
     down: int
+    nearest: NearestPage | None = None
 
 
 class QuestionStore(Protocol):

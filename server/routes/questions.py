@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -16,6 +17,7 @@ from server.schemas import (
     FeedbackIn,
     GapOut,
     GapsOut,
+    NearestPageOut,
     QuestionListOut,
     QuestionSummaryOut,
     StoredAnswerOut,
@@ -110,6 +112,7 @@ def gaps(
                 downvoted=gap.downvoted,
                 last_asked=gap.last_asked,
                 examples=[summary_out(s, answers) for s in gap.examples],
+                nearest_page=NearestPageOut(**asdict(gap.nearest)) if gap.nearest else None,
             )
             for gap in found
         ]

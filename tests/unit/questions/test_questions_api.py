@@ -63,6 +63,19 @@ def test_a_no_page_answer_keeps_its_closest_pages_in_the_log_and_on_its_page(
         assert near["title"] in closest_section and near["excerpt"][:40] in closest_section
 
 
+def test_gaps_name_the_nearest_page_of_unanswered_questions(client: Client) -> None:
+    c = client(min_dense_score=0.999)
+    for question in ["BM25 parameters k1", "bm25 parameters k1"]:
+        assert c.post("/api/ask", json={"question": question}).json()["status"] == "no_answer"
+
+    gaps = c.get("/api/gaps").json()["gaps"]
+    page = c.get("/gaps", params={"lang": "en"}).text
+
+    assert gaps[0]["count"] == 2
+    assert gaps[0]["nearest_page"] == {"doc_id": "retrieval/bm25.md", "title": "BM25", "url": None}
+    assert "Nearest page: BM25" in page
+
+
 def test_unknown_question_is_404(client: Client) -> None:
     response = client().get("/api/questions/doesnotexist")
     assert response.status_code == 404 and response.json()["error"] == "not_found"
