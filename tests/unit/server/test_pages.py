@@ -205,6 +205,15 @@ def test_failed_answer_has_a_page_with_a_retry(make_client: ClientFactory, tmp_p
     assert 'class="ai-notice"' not in html  # nothing was generated
 
 
+def test_quoted_passages_are_not_marked_as_ai_generated(make_client: ClientFactory) -> None:
+    client = make_client(FakeLLM(fail_with="down", healthy=False), fallback="extractive")
+
+    posted = client.post("/ask", data={"question": "Who introduced LoRA?"})
+
+    assert "Extract (model unavailable)" in posted.text and "Hu et al." in posted.text
+    assert 'class="ai-notice"' not in posted.text
+
+
 def test_cached_answer_page_shows_the_answer_date_and_a_fresh_button(
     make_client: ClientFactory,
 ) -> None:
