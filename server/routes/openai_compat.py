@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 from askwiki.answering.service import Answer, AnswerEvent
 from askwiki.errors import AskwikiError
 from askwiki.llm.base import ChatMessage
+from askwiki.text import Language
 from server.deps import AnswersDep, SettingsDep
 from server.errors import error_body
 from server.routes.ask import check_question
@@ -47,17 +48,27 @@ class ChatCompletionRequest(BaseModel):
     temperature: float | None = None
 
 
+HEADINGS: dict[Language, dict[str, str]] = {
+    "en": {"sources": "Sources:", "closest": "Closest pages (none of them answers this):"},
+    "zh": {"sources": "参考来源：", "closest": "最接近的页面（都没有回答这个问题）："},
+}
+
+
 def reference_lines(answer: Answer) -> str:
-    """Markdown list of the cited sources (all if none is cited), or of the closest pages."""
+    """Markdown list of the cited sources (all if none is cited), or of the closest pages.
+
+    The heading speaks the answer's language, like the answer itself.
+    """
     if answer.closest:
-        heading, chosen = "Closest pages (none of them answers this)", answer.closest
+        kind, chosen = "closest", answer.closest
     else:
-        heading, chosen = "Sources", [s for s in answer.sources if s.cited] or answer.sources
+        kind, chosen = "sources", [s for s in answer.sources if s.cited] or answer.sources
     lines = []
     for source in chosen:
         link = f" — {source.url}" if source.url else ""
         lines.append(f"[{source.n}] {source.section}{link}")
-    return f"\n\n{heading}:\n" + "\n".join(lines) if lines else ""
+    heading = HEADINGS[answer.language][kind]
+    return f"\n\n{heading}\n" + "\n".join(lines) if lines else ""
 
 
 def _split(request: ChatCompletionRequest) -> tuple[str, list[ChatMessage]]:

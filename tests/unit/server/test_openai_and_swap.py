@@ -46,6 +46,18 @@ def test_chat_completion_without_a_relevant_page_lists_the_closest_pages(
         assert f"[{near['n']}] {near['section']}" in content
 
 
+def test_chat_completion_references_speak_the_answer_language(
+    make_client: ClientFactory,
+) -> None:
+    client = make_client(FakeLLM(["知识蒸馏由 Hinton 等人在 2015 年提出 [1]。"]))
+    body = client.post(
+        "/v1/chat/completions",
+        json={"messages": [{"role": "user", "content": "知识蒸馏是谁提出的？"}]},
+    ).json()
+    content = body["choices"][0]["message"]["content"]
+    assert "\n\n参考来源：\n[1] " in content and "Sources:" not in content
+
+
 def test_chat_completion_stream_ends_with_sources_and_done(make_client: ClientFactory) -> None:
     client = make_client(FakeLLM(["LoRA was introduced by Hu et al. in 2021 [1]."]))
     response = client.post(
