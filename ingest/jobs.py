@@ -67,8 +67,9 @@ class Job:
 class JobRunner:
     """A queue of jobs and the one thread that runs them; ``close`` stops it.
 
-    ``after_each`` runs after every finished job (the server refreshes its index there,
-    so a new version is served at once instead of at the next poll).
+    ``after_each`` runs after every job's work and before its final status is recorded (the
+    server refreshes its index there), so a client that sees a job finished is already
+    served its new version, instead of at the next poll.
     """
 
     def __init__(
@@ -141,23 +142,24 @@ class JobRunner:
             job, work = item
             self._update(job, status="running", started_at=_now())
             logger.info("Running %s job %s", job.kind, job.id)
+            outcome: dict[str, Any]
             try:
-                report = work(job)
+                outcome = {"status": "succeeded", "report": work(job)}
             except AskwikiError as exc:
                 logger.error("Job %s failed: %s", job.id, exc)
-                self._update(job, status="failed", error=str(exc), finished_at=_now())
+                outcome = {"status": "failed", "error": str(exc)}
             except Exception as exc:  # the worker thread must survive any job
                 logger.exception("Job %s failed unexpectedly", job.id)
-                message = f"{type(exc).__name__}: {exc}"
-                self._update(job, status="failed", error=message, finished_at=_now())
-            else:
-                self._update(job, status="succeeded", report=report, finished_at=_now())
-                logger.info("Job %s succeeded", job.id)
+                outcome = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+            # The hook runs first: whoever sees the job finished also sees its result served.
             if self._after_each is not None:
                 try:
                     self._after_each(job)
                 except Exception:
                     logger.exception("After-job hook failed for job %s", job.id)
+            self._update(job, finished_at=_now(), **outcome)
+            if outcome["status"] == "succeeded":
+                logger.info("Job %s succeeded", job.id)
 
     def _update(self, job: Job, **changes: Any) -> None:
         with self._lock:

@@ -151,7 +151,7 @@ def test_openai_client_gets_answer_with_sources(base_url: str) -> None:
     )
     content = completion.choices[0].message.content or ""
     extra = completion.model_extra or {}
-    assert "Sources:" in content and extra.get("sources")
+    assert "\n\n参考来源：\n[" in content and extra.get("sources")  # the answer speaks Chinese
     assert "97" in content
 
 

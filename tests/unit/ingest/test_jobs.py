@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,26 @@ def test_a_failing_job_records_its_error_and_the_worker_carries_on(tmp_path: Pat
     assert runner.wait(second.id, 5).error == "ZeroDivisionError: bug"
     assert runner.wait(third.id, 5).status == "succeeded"
     runner.close()
+
+
+def test_a_job_reads_finished_only_after_the_after_each_hook_ran(tmp_path: Path) -> None:
+    seen_by_hook: list[str] = []
+    hook_done = threading.Event()
+    runner: JobRunner
+
+    def hook(job: Job) -> None:  # the server swaps in the new index version here
+        time.sleep(0.2)
+        seen_by_hook.append(runner.get(job.id).status)
+        hook_done.set()
+
+    runner = JobRunner(tmp_path, after_each=hook)
+    ok = runner.submit("reindex", lambda job: {"version": "v2"}, {})
+    assert runner.wait(ok.id, 5).status == "succeeded"
+    assert hook_done.is_set()  # a client that saw "succeeded" is served the new version
+    failed = runner.submit("reindex", lambda job: 1 / 0, {})
+    assert runner.wait(failed.id, 5).status == "failed"
+    runner.close()
+    assert seen_by_hook == ["running", "running"]
 
 
 def test_unknown_job_id_raises_not_found(tmp_path: Path) -> None:
