@@ -6,7 +6,7 @@ import logging
 import threading
 from pathlib import Path
 
-from askwiki.embeddings import Embedder
+from askwiki.embedding.embedder import Embedder
 from askwiki.errors import AskwikiError, IndexNotFoundError
 from askwiki.retrieval import Reranker, RetrievalOptions, Retriever
 from askwiki.store.index import WikiIndex, open_index

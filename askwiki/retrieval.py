@@ -12,7 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from askwiki.documents import Chunk
-from askwiki.embeddings import Embedder
+from askwiki.embedding.embedder import Embedder
 from askwiki.settings import Settings
 from askwiki.store.dense import search_dense
 from askwiki.store.index import WikiIndex

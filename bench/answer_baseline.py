@@ -22,7 +22,7 @@ from langchain_community.vectorstores import FAISS
 from langchain_core.documents import Document as LCDocument
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-from askwiki.embeddings import Embedder
+from askwiki.embedding.embedder import Embedder
 from askwiki.errors import LLMError
 from askwiki.evaluation import EvalQuestion, EvalRow, RetrievedPassage, fallback_query
 from askwiki.evaluation.metrics import (

@@ -29,15 +29,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from askwiki.embeddings import Embedder
+from askwiki.embedding.embedder import Embedder
 from askwiki.evaluation import EvalQuestion
 from askwiki.evaluation.metrics import source_matches
+from askwiki.ingest.pipeline import IngestReport, run_ingest
 from askwiki.live_index import LiveIndex
 from askwiki.llm.base import ChatMessage
 from askwiki.retrieval import retrieval_options
 from askwiki.settings import Settings
 from bench.common import DATASETS, read_jsonl, seeded_sample, write_jsonl
-from ingest.pipeline import IngestReport, run_ingest
 
 HANDBOOK = DATASETS / "gitlab-handbook"
 HANDBOOK_PAGES = HANDBOOK / "content" / "handbook"

@@ -52,7 +52,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from askwiki.answering.service import AnswerService
-from askwiki.embeddings import Embedder, load_embedder
+from askwiki.embedding.embedder import Embedder, load_embedder
 from askwiki.evaluation import EvalQuestion, EvalRow, EvalRunner, EvalSummary, summarise
 from askwiki.evaluation.metrics import first_hit_rank, hit_at, mean, source_matches, token_recall
 from askwiki.evaluation.runner import CitedSource, RetrievedPassage

@@ -29,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from askwiki.answering.citations import CheckedAnswer, SourceVectors, check_citations
-from askwiki.embeddings import Embedder, load_embedder
+from askwiki.embedding.embedder import Embedder, load_embedder
 from askwiki.retrieval import Passage, Retriever
 from askwiki.settings import Settings
 from bench.answer_sets import (

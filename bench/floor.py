@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from askwiki.embeddings import load_embedder
+from askwiki.embedding.embedder import load_embedder
 from askwiki.evaluation import EvalQuestion
 from askwiki.retrieval import (
     RetrievalOptions,

@@ -22,7 +22,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from askwiki.documents import Chunk, Document
-from askwiki.embeddings import Embedder, load_embedder
+from askwiki.embedding.embedder import Embedder, load_embedder
+from askwiki.ingest.loaders import LoaderOptions, discover, load
+from askwiki.ingest.pipeline import chunk_texts, run_ingest
+from askwiki.ingest.splitter import Splitter
 from askwiki.settings import Settings
 from bench.common import (
     DATASETS,
@@ -36,9 +39,6 @@ from bench.common import (
     temp_dir,
     write_jsonl,
 )
-from ingest.loaders import LoaderOptions, discover, load
-from ingest.pipeline import chunk_texts, run_ingest
-from ingest.splitter import Splitter
 
 DEFAULT_SOURCE = DATASETS / "cmrc2018-dev" / "passages.jsonl"
 RAW_TARGET = 0.85

@@ -32,7 +32,8 @@ from langchain_community.vectorstores import FAISS
 from langchain_core.documents import Document as LCDocument
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-from askwiki.embeddings import Embedder, load_embedder
+from askwiki.embedding.embedder import Embedder, load_embedder
+from askwiki.ingest.pipeline import run_ingest
 from askwiki.retrieval import Retriever, retrieval_options
 from askwiki.settings import Settings
 from askwiki.store.dense import search_dense
@@ -52,7 +53,6 @@ from bench.common import (
     timed,
     write_jsonl,
 )
-from ingest.pipeline import run_ingest
 
 BASELINE = "LangChain tutorial"
 Search = Callable[[str], list[str]]

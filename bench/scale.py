@@ -43,7 +43,7 @@ from langchain_community.vectorstores import FAISS
 from langchain_core.documents import Document as LCDocument
 
 from askwiki.documents import Chunk, Document, DocumentPart
-from askwiki.embeddings import Embedder
+from askwiki.embedding.embedder import Embedder
 from askwiki.retrieval import RetrievalOptions, Retriever
 from askwiki.settings import Settings
 from askwiki.store.dense import build_dense, index_kind, load_dense, save_dense, search_dense

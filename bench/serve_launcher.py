@@ -4,7 +4,7 @@
 
 Settings come from the environment as for ``askwiki serve`` (``ASKWIKI_INDEX_DIR``,
 ``ASKWIKI_INDEX``, ``ASKWIKI_DATA_DIR``, ``ASKWIKI_RATE_LIMIT_PER_MINUTE=0``...). The LLM is
-``tests.support.fake_llm.FakeLLM`` streaming a fixed cited reply in ``REPLY_PIECES`` pieces,
+``askwiki.testing.fake_llm.FakeLLM`` streaming a fixed cited reply in ``REPLY_PIECES`` pieces,
 so every answer takes ``--llm-seconds`` of generation whatever the question.
 """
 
@@ -19,11 +19,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import uvicorn
 
-from askwiki.embeddings import Embedder
+from askwiki.embedding.embedder import Embedder
 from askwiki.llm.base import ChatMessage
+from askwiki.server.app import create_app
 from askwiki.settings import Settings
-from server.app import create_app
-from tests.support.fake_llm import FakeLLM, split_pieces
+from askwiki.testing.fake_llm import FakeLLM, split_pieces
 
 REPLY = "The wiki page describes this in its first section [1]. It also lists an example [2]."
 REPLY_PIECES = len(split_pieces(REPLY))
@@ -45,12 +45,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--llm-seconds", type=float, default=0.5, help="generation time")
-    parser.add_argument("--fake-embedder", action="store_true", help="tests' fake embedder")
+    parser.add_argument("--fake-embedder", action="store_true", help="the fake embedder")
     args = parser.parse_args()
     settings = Settings()
     embedder: Embedder | None = None
     if args.fake_embedder:
-        from tests.support.fake_embedder import fake_embedder
+        from askwiki.testing.fake_embedder import fake_embedder
 
         embedder = fake_embedder()
     llm = BenchLLM([REPLY], delay_s=args.llm_seconds / REPLY_PIECES)

@@ -31,7 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
 
-from askwiki.embeddings import Embedder, load_embedder
+from askwiki.embedding.embedder import Embedder, load_embedder
+from askwiki.ingest.pipeline import run_ingest
 from askwiki.settings import Settings
 from bench.common import (
     ROOT,
@@ -44,7 +45,6 @@ from bench.common import (
     say,
     temp_dir,
 )
-from ingest.pipeline import run_ingest
 
 WIKI = ROOT / "examples" / "wiki"
 QUESTIONS = ROOT / "examples" / "questions.jsonl"
@@ -69,7 +69,7 @@ def free_port() -> int:
 
 def build_index(settings: Settings, fake: bool) -> Embedder:
     if fake:
-        from tests.support.fake_embedder import fake_embedder
+        from askwiki.testing.fake_embedder import fake_embedder
 
         embedder = fake_embedder()
     else:

@@ -38,8 +38,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from langchain_community.vectorstores import FAISS
 
 from askwiki.answering.prompt import SYSTEM_PROMPTS
-from askwiki.answering.service import Answer, AnswerService
-from askwiki.embeddings import Embedder, load_embedder
+from askwiki.answering.service import AnswerService
+from askwiki.answering.types import Answer, DoneEvent, SourcesEvent
+from askwiki.embedding.embedder import Embedder, load_embedder
+from askwiki.ingest.pipeline import run_ingest
 from askwiki.live_index import LiveIndex
 from askwiki.llm.base import BaseBackend, ChatMessage, HealthReport
 from askwiki.llm.embedded import EmbeddedBackend
@@ -49,7 +51,6 @@ from askwiki.text import detect_language
 from bench.answer_baseline import TUTORIAL_PROMPT, build_store
 from bench.answer_sets import AnswerSet
 from bench.common import ROOT, machine_line, print_table, quiet_logs, read_jsonl, say
-from ingest.pipeline import run_ingest
 
 EXAMPLE_WIKI = ROOT / "examples" / "wiki"
 PARTS = ("retrieval", "preparation", "prompt processing", "first token", "TTFT")
@@ -130,10 +131,10 @@ def ask_askwiki(service: AnswerService, llm: TimedLLM, question: str) -> Timing:
     prepared = started
     final: Answer | None = None
     for event in service.stream(question):
-        if event.kind == "sources":
+        if isinstance(event, SourcesEvent):
             prepared = time.perf_counter()
-        elif event.kind == "done":
-            final = event.data
+        elif isinstance(event, DoneEvent):
+            final = event.answer
     assert final is not None and final.status == "answered", final
     timing.parts["retrieval"] = final.timings["retrieve_ms"]
     timing.parts["preparation"] = (prepared - started) * 1000 - final.timings["retrieve_ms"]

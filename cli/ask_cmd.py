@@ -8,13 +8,14 @@ from typing import Annotated
 
 import typer
 
-from askwiki.answering.service import Answer, AnswerService
-from askwiki.embeddings import load_embedder
+from askwiki.answering.service import AnswerService
+from askwiki.answering.types import Answer, DoneEvent, TokenEvent
+from askwiki.cli.common import IndexDirOption, IndexOption, JsonOption, build_settings
+from askwiki.cli.output import console, print_json
+from askwiki.embedding.embedder import load_embedder
 from askwiki.live_index import LiveIndex
 from askwiki.llm.factory import create_backend
 from askwiki.retrieval import retrieval_options
-from cli.common import IndexDirOption, IndexOption, JsonOption, build_settings
-from cli.output import console, print_json
 
 
 def ask(
@@ -33,11 +34,11 @@ def ask(
     try:
         final: Answer | None = None
         for event in service.stream(question, top_k=top_k):
-            if event.kind == "token" and not json_output:
-                sys.stdout.write(event.data)
+            if isinstance(event, TokenEvent) and not json_output:
+                sys.stdout.write(event.text)
                 sys.stdout.flush()
-            elif event.kind == "done":
-                final = event.data
+            elif isinstance(event, DoneEvent):
+                final = event.answer
     finally:
         service.close()
     assert final is not None

@@ -7,8 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
+from askwiki.cli.output import configure_logging
 from askwiki.settings import Settings
-from cli.output import configure_logging
 
 IndexOption = Annotated[
     str | None,

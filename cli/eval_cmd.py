@@ -13,13 +13,13 @@ import typer
 from rich.table import Table
 
 from askwiki.answering.service import AnswerService
-from askwiki.embeddings import load_embedder
+from askwiki.cli.common import IndexDirOption, IndexOption, JsonOption, build_settings
+from askwiki.cli.output import console, fail, print_json, stage_progress
+from askwiki.embedding.embedder import load_embedder
 from askwiki.evaluation import EvalReport, EvalRunner, load_questions
 from askwiki.live_index import LiveIndex
 from askwiki.llm.factory import create_backend
 from askwiki.retrieval import retrieval_options
-from cli.common import IndexDirOption, IndexOption, JsonOption, build_settings
-from cli.output import console, fail, print_json, stage_progress
 
 
 def eval_command(

@@ -7,10 +7,10 @@ from dataclasses import asdict
 import typer
 from rich.table import Table
 
+from askwiki.cli.common import IndexDirOption, IndexOption, JsonOption, build_settings
+from askwiki.cli.output import console, print_json
 from askwiki.store.index import open_index
 from askwiki.store.layout import published_versions
-from cli.common import IndexDirOption, IndexOption, JsonOption, build_settings
-from cli.output import console, print_json
 
 app = typer.Typer(help="Inspect built indexes.", no_args_is_help=True)
 

@@ -10,10 +10,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from askwiki.embeddings import load_embedder
-from cli.common import IndexDirOption, IndexOption, JsonOption, build_settings
-from cli.output import console, print_json, stage_progress
-from ingest.pipeline import IngestReport, run_ingest
+from askwiki.cli.common import IndexDirOption, IndexOption, JsonOption, build_settings
+from askwiki.cli.output import console, print_json, stage_progress
+from askwiki.embedding.embedder import load_embedder
+from askwiki.ingest.pipeline import IngestReport, run_ingest
 
 
 def ingest(

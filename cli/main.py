@@ -7,9 +7,9 @@ import sys
 import typer
 from pydantic import ValidationError
 
+from askwiki.cli import ask_cmd, eval_cmd, index_cmd, ingest_cmd, models_cmd, serve_cmd
+from askwiki.cli.output import fail
 from askwiki.errors import AskwikiError
-from cli import ask_cmd, eval_cmd, index_cmd, ingest_cmd, models_cmd, serve_cmd
-from cli.output import fail
 
 app = typer.Typer(
     help="Question answering over a wiki, with cited answers from a local LLM.",

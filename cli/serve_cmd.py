@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from cli.common import IndexDirOption, IndexOption, build_settings
+from askwiki.cli.common import IndexDirOption, IndexOption, build_settings
 
 
 def serve(
@@ -20,7 +20,7 @@ def serve(
     """Serve answers over HTTP: /api/ask, /api/search, /v1/chat/completions, /docs."""
     import uvicorn
 
-    from server.app import create_app
+    from askwiki.server.app import create_app
 
     settings = build_settings(index=index, index_dir=index_dir, host=host, port=port)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)

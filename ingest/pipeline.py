@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from askwiki.documents import Chunk, Document, SkippedFile
-from askwiki.embeddings import Embedder
+from askwiki.embedding.embedder import Embedder
 from askwiki.errors import IndexWriteError
+from askwiki.ingest.loaders import LoaderOptions, SourceFile, discover, load
+from askwiki.ingest.splitter import Splitter
 from askwiki.settings import Settings
 from askwiki.store.manifest import ChunkingInfo
 from askwiki.store.writer import IndexWriter
-from ingest.loaders import LoaderOptions, SourceFile, discover, load
-from ingest.splitter import Splitter
 
 logger = logging.getLogger(__name__)
 
@@ -151,7 +151,7 @@ def _load_all(
 
 
 def _gone(
-    existing: dict[str, object],
+    existing: Mapping[str, object],
     documents: list[Document],
     sources: list[SourceFile],
     report: IngestReport,

@@ -11,18 +11,27 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from askwiki.answering.service import AnswerService
-from askwiki.embeddings import Embedder, load_embedder
+from askwiki.embedding.embedder import Embedder, load_embedder
 from askwiki.errors import AskwikiError
 from askwiki.live_index import LiveIndex
 from askwiki.llm.base import LLMBackend
-from askwiki.questions import AnswerRecorder, open_question_store
+from askwiki.questions import QuestionDesk, open_question_store
 from askwiki.retrieval import retrieval_options
+from askwiki.server.admin import routes as admin
+from askwiki.server.cors import install_cors
+from askwiki.server.errors import install_error_handlers
+from askwiki.server.limits import install_body_limit
+from askwiki.server.ratelimit import install_rate_limit
+from askwiki.server.routes import (
+    ask,
+    health,
+    openai_compat,
+    pages,
+    questions,
+    search,
+    widget,
+)
 from askwiki.settings import Settings
-from server.cors import install_cors
-from server.errors import install_error_handlers
-from server.limits import install_body_limit
-from server.ratelimit import install_rate_limit
-from server.routes import admin, ask, health, openai_compat, pages, questions, search, widget
 
 logger = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
@@ -63,10 +72,12 @@ def create_app(
             settings, live, model, llm_factory or default_llm_factory(settings)
         )
         app.state.questions = open_question_store(settings)
-        # Every endpoint that answers goes through the recorder: cache, log, related.
-        app.state.answers = AnswerRecorder(
+        # Every endpoint that answers goes through the desk: cache, log, related.
+        app.state.answers = QuestionDesk(
             app.state.service,
             app.state.questions,
+            model,
+            live,
             cache_similarity=settings.cache_similarity,
             base_url=settings.public_url or "",
         )

@@ -8,7 +8,7 @@ from fastapi import Depends, Request
 
 from askwiki.answering.service import AnswerService
 from askwiki.live_index import LiveIndex
-from askwiki.questions import AnswerRecorder, QuestionStore
+from askwiki.questions import QuestionDesk, QuestionStore
 from askwiki.settings import Settings
 
 
@@ -27,9 +27,9 @@ def _live_index(request: Request) -> LiveIndex:
     return live
 
 
-def _recorder(request: Request) -> AnswerRecorder:
-    recorder: AnswerRecorder = request.app.state.answers
-    return recorder
+def _desk(request: Request) -> QuestionDesk:
+    desk: QuestionDesk = request.app.state.answers
+    return desk
 
 
 def _questions(request: Request) -> QuestionStore:
@@ -40,5 +40,5 @@ def _questions(request: Request) -> QuestionStore:
 SettingsDep = Annotated[Settings, Depends(_settings)]
 ServiceDep = Annotated[AnswerService, Depends(_service)]
 LiveIndexDep = Annotated[LiveIndex, Depends(_live_index)]
-AnswersDep = Annotated[AnswerRecorder, Depends(_recorder)]
+AnswersDep = Annotated[QuestionDesk, Depends(_desk)]
 QuestionsDep = Annotated[QuestionStore, Depends(_questions)]

@@ -16,8 +16,8 @@ from fastapi import FastAPI
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from askwiki.ingest.loaders.files import format_size
 from askwiki.settings import Settings
-from ingest.loaders.files import format_size
 
 logger = logging.getLogger(__name__)
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from askwiki.embeddings import Embedder
+from askwiki.embedding.embedder import Embedder
 from askwiki.settings import Settings
-from tests.support.fake_embedder import fake_embedder
+from askwiki.testing.fake_embedder import fake_embedder
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"

@@ -11,16 +11,23 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
 
 import numpy as np
 
 from askwiki.answering.citations import check_citations, strip_markers
 from askwiki.answering.prompt import pack_prompt, rewrite_messages
-from askwiki.embeddings import Embedder
+from askwiki.answering.types import (
+    Answer,
+    AnswerEvent,
+    DoneEvent,
+    Source,
+    SourcesEvent,
+    TokenEvent,
+    final_answer,
+    new_answer_id,
+)
+from askwiki.embedding.embedder import Embedder
 from askwiki.errors import LLMError
 from askwiki.live_index import LiveIndex
 from askwiki.llm.base import ChatMessage, LLMBackend
@@ -40,76 +47,6 @@ EXTRACTIVE_NOTICE: dict[Language, str] = {
     "zh": "语言模型暂时不可用，以下是最相关的原文段落：",
     "en": "The language model is unavailable; here are the most relevant passages:",
 }
-# "failed" is only ever set by the question log, for an answer that could not be completed.
-Status = Literal["answered", "no_answer", "extractive", "failed"]
-
-
-@dataclass
-class Source:
-    """A numbered source; ``n`` is fixed before generation and never renumbered."""
-
-    n: int
-    id: str
-    doc_id: str
-    title: str
-    section: str
-    url: str | None
-    excerpt: str
-    score: float
-    cited: bool = False
-    page: int | None = None
-    chunk_ids: list[str] = field(default_factory=list)
-
-
-@dataclass
-class RelatedQuestion:
-    """Another stored question shown under an answer ("Others are asking")."""
-
-    id: str
-    question: str
-    asked_at: str
-    answer_snippet: str
-    url: str
-
-
-@dataclass
-class Answer:
-    """The final answer object: what ``/api/ask`` returns and the question log stores.
-
-    ``cached``/``cached_from``/``related`` are filled by the question log
-    (``askwiki.questions.recording``); the service itself always leaves them empty.
-    ``closest`` is only set on ``no_answer``: the pages that came nearest, none cited.
-    """
-
-    id: str
-    question: str
-    answer: str
-    language: Language
-    sources: list[Source]
-    created_at: str
-    model: str
-    timings: dict[str, float]
-    status: Status = "answered"
-    generated: bool = True
-    standalone_question: str | None = None
-    index_version: str | None = None
-    corrections: int = 0
-    cached: bool = False
-    cached_from: str | None = None
-    related: list[RelatedQuestion] = field(default_factory=list)
-    closest: list[Source] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class AnswerEvent:
-    """One streaming event: ``sources``, ``token`` or ``done``."""
-
-    kind: Literal["sources", "token", "done"]
-    data: Any
-
-
-def new_answer_id() -> str:
-    return uuid.uuid4().hex[:16]
 
 
 def to_sources(passages: Sequence[Passage]) -> list[Source]:
@@ -169,11 +106,7 @@ class AnswerService:
     def ask(
         self, question: str, history: Sequence[ChatMessage] = (), top_k: int | None = None
     ) -> Answer:
-        for event in self.stream(question, history, top_k):
-            if event.kind == "done":
-                answer: Answer = event.data
-                return answer
-        raise RuntimeError("answer stream ended without a final answer")  # pragma: no cover
+        return final_answer(self.stream(question, history, top_k))
 
     def stream(
         self,
@@ -181,16 +114,20 @@ class AnswerService:
         history: Sequence[ChatMessage] = (),
         top_k: int | None = None,
         question_vector: np.ndarray | None = None,
+        retriever: Retriever | None = None,
+        today: dt.date | None = None,
     ) -> Iterator[AnswerEvent]:
         """Events of one answer; raises ``LLMError`` when the LLM fails and no fallback is set.
 
         ``question_vector``, when the caller already embedded the question, is reused for
-        retrieval unless a follow-up was rewritten into another question.
+        retrieval unless a follow-up was rewritten into another question. ``retriever`` is
+        the caller's snapshot of the live index (default: the one served now), ``today``
+        the date the prompt states (default: the service's clock).
         """
         started = time.perf_counter()
         language = detect_language(question)
         standalone = self._standalone(question, history) if history else question
-        retriever = self.live_index.retriever()
+        retriever = retriever or self.live_index.retriever()
         vector = question_vector if standalone == question else None
         result = retriever.search(standalone, top_k, query_vector=vector)
         retrieved = time.perf_counter()
@@ -211,10 +148,11 @@ class AnswerService:
             answer.generated = False
             answer.answer = NO_ANSWER[language]
             answer.closest = to_sources(result.closest)
-            yield AnswerEvent("sources", [])
-            yield AnswerEvent("done", self._finish(answer, started, retrieved))
+            yield SourcesEvent([])
+            yield DoneEvent(self._finish(answer, started, retrieved))
             return
-        yield from self._generate(answer, standalone, retriever, result, started, retrieved)
+        day = today or self.today()
+        yield from self._generate(answer, standalone, retriever, result, day, started, retrieved)
 
     def _generate(
         self,
@@ -222,6 +160,7 @@ class AnswerService:
         question: str,
         retriever: Retriever,
         result: RetrievalResult,
+        today: dt.date,
         started: float,
         retrieved: float,
     ) -> Iterator[AnswerEvent]:
@@ -233,7 +172,7 @@ class AnswerService:
                 llm.context_tokens - settings.llm_max_answer_tokens,
             )
             packed = pack_prompt(
-                question, answer.language, result.passages, llm.count_tokens, budget, self.today()
+                question, answer.language, result.passages, llm.count_tokens, budget, today
             )
         except LLMError as exc:
             yield from self._fallback_or_raise(answer, result.passages, exc, started, retrieved)
@@ -245,7 +184,7 @@ class AnswerService:
             return
         answer.sources = to_sources(packed.passages)
         answer.model = f"{llm.name}:{llm.model}"
-        yield AnswerEvent("sources", answer.sources)
+        yield SourcesEvent(answer.sources)
         pieces: list[str] = []
         try:
             for delta in llm.stream_chat(
@@ -254,7 +193,7 @@ class AnswerService:
                 temperature=settings.llm_temperature,
             ):
                 pieces.append(delta)
-                yield AnswerEvent("token", delta)
+                yield TokenEvent(delta)
         except LLMError as exc:
             if pieces or settings.fallback != "extractive":
                 raise
@@ -272,7 +211,7 @@ class AnswerService:
             source.cited = source.n in checked.cited
         if checked.corrections:
             logger.info("Answer %s: %d citation correction(s)", answer.id, checked.corrections)
-        yield AnswerEvent("done", self._finish(answer, started, retrieved))
+        yield DoneEvent(self._finish(answer, started, retrieved))
 
     def _fallback_or_raise(
         self,
@@ -295,8 +234,8 @@ class AnswerService:
         lines = [EXTRACTIVE_NOTICE[answer.language]]
         lines += [f"\n> {strip_markers(p.chunk.text)} [{n}]" for n, p in enumerate(kept, 1)]
         answer.answer = "\n".join(lines)
-        yield AnswerEvent("sources", answer.sources)
-        yield AnswerEvent("done", self._finish(answer, started, retrieved))
+        yield SourcesEvent(answer.sources)
+        yield DoneEvent(self._finish(answer, started, retrieved))
 
     def _check_reachable(self, llm: LLMBackend) -> None:
         """Fail before the first event when the backend is down, so callers can answer 503.

@@ -19,8 +19,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, cast
 
-from askwiki.answering.service import Answer, AnswerService, Source, to_sources
-from askwiki.embeddings import Embedder, Vectors
+from askwiki.answering.service import AnswerService, to_sources
+from askwiki.answering.types import Answer, Source
+from askwiki.embedding.embedder import Embedder, Vectors
 from askwiki.errors import AskwikiError
 from askwiki.evaluation.dataset import BadLine, EvalQuestion
 from askwiki.evaluation.metrics import (

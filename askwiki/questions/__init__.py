@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+from askwiki.questions.desk import QuestionDesk
 from askwiki.questions.gaps import Gap, find_gaps
-from askwiki.questions.recording import AnswerRecorder
 from askwiki.questions.sqlite import SQLiteQuestionStore
 from askwiki.questions.store import QuestionRecord, QuestionStore, QuestionSummary, Votes
 from askwiki.settings import Settings
 
 __all__ = [
-    "AnswerRecorder",
     "Gap",
+    "QuestionDesk",
     "QuestionRecord",
     "QuestionStore",
     "QuestionSummary",

@@ -7,7 +7,7 @@ import sqlite3
 
 import numpy as np
 
-from askwiki.answering.service import Source
+from askwiki.answering.types import Source
 from askwiki.questions.store import QuestionSummary, Vector
 from askwiki.questions.text import answer_snippet
 

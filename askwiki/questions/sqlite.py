@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from askwiki.answering.service import Answer
+from askwiki.answering.types import Answer
 from askwiki.errors import QuestionLogError, QuestionNotFoundError
 from askwiki.questions.schema import (
     SCHEMA,

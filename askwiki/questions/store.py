@@ -12,7 +12,7 @@ from typing import Literal, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from askwiki.answering.service import Answer
+from askwiki.answering.types import Answer
 
 Vector = npt.NDArray[np.float32]
 Vote = Literal["up", "down"]

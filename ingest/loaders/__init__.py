@@ -15,12 +15,12 @@ from pathlib import Path
 
 from askwiki.documents import Document, SkippedFile
 from askwiki.errors import DocumentError
-from ingest.loaders.html import load_html
-from ingest.loaders.jsonl import load_jsonl
-from ingest.loaders.markdown import load_markdown
-from ingest.loaders.pdf import PdfWorker, load_pdf, shared_pdf_worker, shutdown_pdf_worker
-from ingest.loaders.source import LoaderOptions, SourceFile
-from ingest.loaders.text import load_text
+from askwiki.ingest.loaders.html import load_html
+from askwiki.ingest.loaders.jsonl import load_jsonl
+from askwiki.ingest.loaders.markdown import load_markdown
+from askwiki.ingest.loaders.pdf import PdfWorker, load_pdf, shared_pdf_worker, shutdown_pdf_worker
+from askwiki.ingest.loaders.source import LoaderOptions, SourceFile
+from askwiki.ingest.loaders.text import load_text
 
 __all__ = [
     "SUPPORTED_SUFFIXES",

@@ -10,9 +10,14 @@ from bs4.element import NavigableString, PreformattedString, Tag
 
 from askwiki.documents import Document, DocumentPart
 from askwiki.errors import DocumentError
-from ingest.loaders.files import escape_heading_lines, read_text
-from ingest.loaders.markdown import drop_title_heading
-from ingest.loaders.source import LoaderOptions, SourceFile, document_url, title_from_filename
+from askwiki.ingest.loaders.files import escape_heading_lines, read_text
+from askwiki.ingest.loaders.markdown import drop_title_heading
+from askwiki.ingest.loaders.source import (
+    LoaderOptions,
+    SourceFile,
+    document_url,
+    title_from_filename,
+)
 
 logger = logging.getLogger(__name__)
 

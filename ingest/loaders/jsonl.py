@@ -13,9 +13,9 @@ from collections.abc import Iterator
 
 from askwiki.documents import Document, DocumentPart, SkippedFile
 from askwiki.errors import DocumentError
-from ingest.loaders.files import check_size
-from ingest.loaders.markdown import clean_markdown, drop_title_heading, first_h1
-from ingest.loaders.source import (
+from askwiki.ingest.loaders.files import check_size
+from askwiki.ingest.loaders.markdown import clean_markdown, drop_title_heading, first_h1
+from askwiki.ingest.loaders.source import (
     LoaderOptions,
     SourceFile,
     declared_id,

@@ -13,8 +13,8 @@ import yaml
 
 from askwiki.documents import SECTION_SEPARATOR, Document, DocumentPart
 from askwiki.errors import DocumentError
-from ingest.loaders.files import escape_heading_lines, read_text
-from ingest.loaders.source import (
+from askwiki.ingest.loaders.files import escape_heading_lines, read_text
+from askwiki.ingest.loaders.source import (
     LoaderOptions,
     SourceFile,
     declared_id,

@@ -24,8 +24,13 @@ from types import TracebackType
 
 from askwiki.documents import Document, DocumentPart
 from askwiki.errors import DocumentError
-from ingest.loaders.files import check_size, escape_heading_lines
-from ingest.loaders.source import LoaderOptions, SourceFile, document_url, title_from_filename
+from askwiki.ingest.loaders.files import check_size, escape_heading_lines
+from askwiki.ingest.loaders.source import (
+    LoaderOptions,
+    SourceFile,
+    document_url,
+    title_from_filename,
+)
 
 logger = logging.getLogger(__name__)
 

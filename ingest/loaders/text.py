@@ -6,9 +6,9 @@ import logging
 
 from askwiki.documents import Document, DocumentPart
 from askwiki.errors import DocumentError
-from ingest.loaders.files import escape_heading_lines, read_text
-from ingest.loaders.markdown import split_front_matter
-from ingest.loaders.source import (
+from askwiki.ingest.loaders.files import escape_heading_lines, read_text
+from askwiki.ingest.loaders.markdown import split_front_matter
+from askwiki.ingest.loaders.source import (
     LoaderOptions,
     SourceFile,
     declared_id,

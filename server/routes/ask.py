@@ -11,13 +11,20 @@ from fastapi import APIRouter, Header
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
 
-from askwiki.answering.service import Answer, AnswerEvent
+from askwiki.answering.types import (
+    Answer,
+    AnswerEvent,
+    DoneEvent,
+    SourcesEvent,
+    TokenEvent,
+    final_answer,
+)
 from askwiki.errors import AskwikiError
 from askwiki.llm.base import ChatMessage
-from server.deps import AnswersDep, SettingsDep
-from server.errors import error_body
-from server.schemas import AnswerOut, AskRequest, ErrorOut
-from server.sse import SSE_HEADERS, sse_event
+from askwiki.server.deps import AnswersDep, SettingsDep
+from askwiki.server.errors import error_body
+from askwiki.server.schemas import AnswerOut, AskRequest, ErrorOut
+from askwiki.server.sse import SSE_HEADERS, sse_event
 
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["ask"])
@@ -26,17 +33,19 @@ router = APIRouter(tags=["ask"])
 def answer_json(answer: Answer) -> dict[str, object]:
     """The one serialisation of an answer shared by JSON, SSE ``done`` and stored answers.
 
-    Includes ``cached``/``cached_from`` and the ``related`` questions the recorder attached.
+    Includes ``cached``/``cached_from`` and the ``related`` questions the question desk attached.
     """
     return AnswerOut.model_validate(asdict(answer)).model_dump(mode="json")
 
 
 def event_payload(event: AnswerEvent) -> object:
-    if event.kind == "sources":
-        return {"sources": [asdict(s) for s in event.data]}
-    if event.kind == "token":
-        return {"text": event.data}
-    return answer_json(event.data)
+    match event:
+        case SourcesEvent(sources=sources):
+            return {"sources": [asdict(s) for s in sources]}
+        case TokenEvent(text=text):
+            return {"text": text}
+        case DoneEvent(answer=answer):
+            return answer_json(answer)
 
 
 def check_question(question: str, limit: int) -> None:
@@ -89,8 +98,7 @@ def ask(
     streaming = request.stream or "text/event-stream" in (accept or "")
     events = answers.stream(request.question.strip(), history, request.top_k, fresh=request.fresh)
     if not streaming:
-        final = next(e for e in events if e.kind == "done")
-        return answer_json(final.data)
+        return answer_json(final_answer(events))
     # Pull the first event before answering 200, so a dead LLM or missing index is a 503.
     first = next(events)
     return StreamingResponse(

@@ -17,14 +17,14 @@ from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from askwiki.answering.service import Answer, AnswerEvent
+from askwiki.answering.types import Answer, AnswerEvent, DoneEvent, TokenEvent, final_answer
 from askwiki.errors import AskwikiError
 from askwiki.llm.base import ChatMessage
+from askwiki.server.deps import AnswersDep, SettingsDep
+from askwiki.server.errors import error_body
+from askwiki.server.routes.ask import check_question
+from askwiki.server.sse import SSE_HEADERS, sse_data
 from askwiki.text import Language
-from server.deps import AnswersDep, SettingsDep
-from server.errors import error_body
-from server.routes.ask import check_question
-from server.sse import SSE_HEADERS, sse_data
 
 router = APIRouter(tags=["openai"])
 MODEL_NAME = "askwiki"
@@ -122,8 +122,7 @@ def chat_completions(
     check_question(question, settings.max_question_chars)
     events = answers.stream(question.strip(), history)
     if not request.stream:
-        final = next(e for e in events if e.kind == "done")
-        return _completion(final.data)
+        return _completion(final_answer(events))
     first = next(events)
     return StreamingResponse(
         _chunks(first, events), media_type="text/event-stream", headers=SSE_HEADERS
@@ -158,11 +157,11 @@ def _chunks(first: AnswerEvent, events: Iterator[AnswerEvent]) -> Iterator[str]:
     streamed = False
     try:
         for event in _chain(first, events):
-            if event.kind == "token":
+            if isinstance(event, TokenEvent):
                 streamed = True
-                yield sse_data(_chunk(stream_id, {"content": event.data}))
-            elif event.kind == "done":
-                answer: Answer = event.data
+                yield sse_data(_chunk(stream_id, {"content": event.text}))
+            elif isinstance(event, DoneEvent):
+                answer = event.answer
                 text = (
                     reference_lines(answer) if streamed else answer.answer + reference_lines(answer)
                 )

@@ -23,9 +23,9 @@ from askwiki.errors import AskwikiError, QuestionNotFoundError
 from askwiki.llm.base import ChatMessage
 from askwiki.questions import QuestionRecord, QuestionSummary, find_gaps
 from askwiki.questions.text import answer_snippet, question_path
-from server.deps import AnswersDep, QuestionsDep, SettingsDep
-from server.i18n import Language, pick_language, translator
-from server.render import render_answer, safe_url, section_tail, short_date
+from askwiki.server.deps import AnswersDep, QuestionsDep, SettingsDep
+from askwiki.server.i18n import Language, pick_language, translator
+from askwiki.server.render import render_answer, safe_url, section_tail, short_date
 
 logger = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)

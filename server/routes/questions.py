@@ -10,9 +10,9 @@ from fastapi import APIRouter, Query
 
 from askwiki.questions import QuestionRecord, QuestionSummary, find_gaps
 from askwiki.questions.gaps import GAP_SIMILARITY
-from server.deps import AnswersDep, QuestionsDep
-from server.routes.ask import answer_json
-from server.schemas import (
+from askwiki.server.deps import AnswersDep, QuestionsDep
+from askwiki.server.routes.ask import answer_json
+from askwiki.server.schemas import (
     ErrorOut,
     FeedbackIn,
     GapOut,

@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from server.deps import LiveIndexDep
-from server.schemas import SearchHit, SearchResponse
+from askwiki.server.deps import LiveIndexDep
+from askwiki.server.schemas import SearchHit, SearchResponse
 
 router = APIRouter(tags=["search"])
 

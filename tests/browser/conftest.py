@@ -25,10 +25,10 @@ from typing import Any
 import pytest
 import uvicorn
 
+from askwiki.server.app import create_app
 from askwiki.settings import Settings
-from server.app import create_app
-from tests.support.fake_embedder import fake_embedder
-from tests.support.fake_llm import FakeLLM
+from askwiki.testing.fake_embedder import fake_embedder
+from askwiki.testing.fake_llm import FakeLLM
 from tests.support.index_builder import WIKI_PAGES, build_index
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from askwiki.testing.fake_llm import FakeLLM
 from tests.browser.conftest import AppFactory, LiveServer
-from tests.support.fake_llm import FakeLLM
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 

@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from askwiki.testing.fake_embedder import fake_embedder
+from askwiki.testing.fake_llm import FakeLLM
 from tests.browser.widget_host import (
     DESKTOP,
     FAKE_RELATED,
@@ -27,8 +29,6 @@ from tests.browser.widget_host import (
     open_widget,
     wait_answer,
 )
-from tests.support.fake_embedder import fake_embedder
-from tests.support.fake_llm import FakeLLM
 from tests.support.index_builder import build_index, page
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]

@@ -21,8 +21,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from server.routes.widget import WIDGET
-from tests.support.fake_llm import FakeLLM
+from askwiki.server.routes.widget import WIDGET
+from askwiki.testing.fake_llm import FakeLLM
 
 LORA_ANSWER = (
     "LoRA was introduced by Hu et al. in 2021 [1]. It freezes the pretrained weights "

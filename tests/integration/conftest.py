@@ -11,11 +11,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from askwiki.embeddings import Embedder, load_embedder
+from askwiki.embedding.embedder import Embedder, load_embedder
+from askwiki.ingest.pipeline import run_ingest
 from askwiki.llm import gguf
 from askwiki.llm.embedded import EmbeddedBackend
 from askwiki.settings import Settings
-from ingest.pipeline import run_ingest
 from tests.conftest import EXAMPLE_WIKI
 
 

@@ -23,9 +23,9 @@ from askwiki.questions import open_question_store
 from askwiki.settings import Settings
 from askwiki.store.index import open_index
 from askwiki.store.layout import writer_lock
+from askwiki.testing.fake_embedder import fake_embedder
 from tests.support import multipart
 from tests.support.admin import AUTH, TOKEN, wait_job
-from tests.support.fake_embedder import fake_embedder
 from tests.support.fake_server import fake_server_process, free_port
 from tests.support.index_builder import WIKI_PAGES, build_index
 

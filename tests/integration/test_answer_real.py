@@ -17,11 +17,11 @@ import httpx
 import openai
 import pytest
 
-from askwiki.embeddings import Embedder
+from askwiki.embedding.embedder import Embedder
 from askwiki.llm.base import ChatMessage, HealthReport, LLMBackend
 from askwiki.llm.embedded import EmbeddedBackend
+from askwiki.server.app import create_app
 from askwiki.settings import Settings
-from server.app import create_app
 from tests.support.live_server import serve_in_thread
 from tests.support.ollama_facade import OllamaFacade
 

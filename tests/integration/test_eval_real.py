@@ -16,16 +16,16 @@ import pytest
 from typer.testing import CliRunner
 
 from askwiki.answering.service import AnswerService
-from askwiki.embeddings import Embedder
+from askwiki.cli import eval_cmd
+from askwiki.cli.main import app
+from askwiki.embedding.embedder import Embedder
 from askwiki.evaluation import EvalRunner, load_questions
+from askwiki.ingest.pipeline import run_ingest
 from askwiki.live_index import LiveIndex
 from askwiki.retrieval import retrieval_options
 from askwiki.settings import Settings
-from cli import eval_cmd
-from cli.main import app
-from ingest.pipeline import run_ingest
+from askwiki.testing.fake_llm import FakeLLM
 from tests.conftest import FIXTURES
-from tests.support.fake_llm import FakeLLM
 
 pytestmark = pytest.mark.integration
 

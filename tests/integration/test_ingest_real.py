@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from askwiki.embeddings import Embedder
+from askwiki.embedding.embedder import Embedder
+from askwiki.ingest.pipeline import run_ingest
 from askwiki.settings import Settings
 from askwiki.store.index import open_index
 from askwiki.store.layout import LOCK_FILE, current_version, published_versions
 from askwiki.text import slugify
-from ingest.pipeline import run_ingest
 from tests.conftest import DATASETS, FIXTURES, ROOT
 
 pytestmark = pytest.mark.integration
@@ -135,7 +135,7 @@ def test_cli_json_report_and_strict_exit_code(tmp_path: Path) -> None:
     command = [
         sys.executable,
         "-m",
-        "cli.main",
+        "askwiki.cli.main",
         "ingest",
         str(FIXTURES / "broken"),
         str(FIXTURES / "mini" / "en-bicycle.md"),
@@ -152,7 +152,7 @@ def test_cli_json_report_and_strict_exit_code(tmp_path: Path) -> None:
     )
     assert strict.returncode == 3
     info = subprocess.run(
-        [sys.executable, "-m", "cli.main", "index", "info", "--index", "cli", "--json"],
+        [sys.executable, "-m", "askwiki.cli.main", "index", "info", "--index", "cli", "--json"],
         capture_output=True,
         text=True,
         env=env,
@@ -173,7 +173,7 @@ def test_killed_ingest_leaves_previous_index_loadable(
     env = {**os.environ, "ASKWIKI_INDEX_DIR": str(settings.index_dir)}
     corpus = DATASETS / "cmrc2018-dev" / "passages.jsonl"
     child = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "ingest", str(corpus), "--index", "t", "--json"],
+        [sys.executable, "-m", "askwiki.cli.main", "ingest", str(corpus), "--index", "t", "--json"],
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,

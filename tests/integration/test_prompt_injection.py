@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from askwiki.embeddings import Embedder
+from askwiki.embedding.embedder import Embedder
 from askwiki.llm.base import ChatMessage, HealthReport, LLMBackend
 from askwiki.llm.embedded import EmbeddedBackend
+from askwiki.server.app import create_app
 from askwiki.settings import Settings
-from server.app import create_app
 from tests.support.index_builder import build_index, page
 
 pytestmark = [pytest.mark.integration, pytest.mark.llm]

@@ -22,8 +22,8 @@ from typing import Any
 import httpx
 import numpy as np
 
-from ingest.jobs import JOB_THREAD
-from tests.support.fake_embedder import FakeSentenceModel
+from askwiki.server.admin.jobs import JOB_THREAD
+from askwiki.testing.fake_embedder import FakeSentenceModel
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -45,10 +45,10 @@ class SlowSentenceModel(FakeSentenceModel):
 def main() -> None:
     import uvicorn
 
-    from askwiki.embeddings import Embedder
+    from askwiki.embedding.embedder import Embedder
+    from askwiki.server.app import create_app
     from askwiki.settings import Settings
-    from server.app import create_app
-    from tests.support.fake_llm import FakeLLM
+    from askwiki.testing.fake_llm import FakeLLM
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     settings = Settings(_env_file=None)  # type: ignore[call-arg]

@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from askwiki.documents import Document, DocumentPart
-from askwiki.embeddings import Embedder
+from askwiki.embedding.embedder import Embedder
+from askwiki.ingest.splitter import Splitter
 from askwiki.store.manifest import ChunkingInfo
 from askwiki.store.writer import IndexWriter
-from ingest.splitter import Splitter
 
 
 def page(doc_id: str, title: str, text: str, url: str | None = None) -> Document:

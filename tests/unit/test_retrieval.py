@@ -14,7 +14,7 @@ from askwiki.retrieval import (
     merge_neighbours,
 )
 from askwiki.store.index import open_index
-from tests.support.fake_embedder import fake_embedder
+from askwiki.testing.fake_embedder import fake_embedder
 from tests.support.index_builder import WIKI_PAGES, build_index, page
 
 

@@ -6,7 +6,7 @@ from askwiki.answering.citations import (
     split_answer,
     strip_markers,
 )
-from tests.support.fake_embedder import fake_embedder
+from askwiki.testing.fake_embedder import fake_embedder
 
 EMBED = fake_embedder().embed_passages
 SOURCES = [

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from askwiki.embeddings import Embedder
-from cli import eval_cmd
-from cli.main import app, main
-from tests.support.fake_llm import FakeLLM
+from askwiki.cli import eval_cmd
+from askwiki.cli.main import app, main
+from askwiki.embedding.embedder import Embedder
+from askwiki.testing.fake_llm import FakeLLM
 from tests.support.index_builder import WIKI_PAGES, build_index
 
 GOOD = [

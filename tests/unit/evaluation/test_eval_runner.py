@@ -9,14 +9,14 @@ import pytest
 
 from askwiki.answering.service import AnswerService
 from askwiki.documents import Document, DocumentPart
-from askwiki.embeddings import Embedder
+from askwiki.embedding.embedder import Embedder
 from askwiki.evaluation import EvalQuestion, EvalRow, EvalRunner, summarise
 from askwiki.evaluation.runner import CitedSource, RetrievedPassage, fallback_query
 from askwiki.live_index import LiveIndex
 from askwiki.llm.base import ChatMessage
 from askwiki.retrieval import retrieval_options
 from askwiki.settings import Settings
-from tests.support.fake_llm import FakeLLM
+from askwiki.testing.fake_llm import FakeLLM
 from tests.support.index_builder import WIKI_PAGES, build_index
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from askwiki.documents import Document, SkippedFile
-from ingest.loaders import LoaderOptions, PdfWorker, SourceFile, load
-from ingest.loaders.pdf import INFLATES_TOO_MUCH, load_pdf
+from askwiki.ingest.loaders import LoaderOptions, PdfWorker, SourceFile, load
+from askwiki.ingest.loaders.pdf import INFLATES_TOO_MUCH, load_pdf
 from tests.support.hostile_files import pdf_flate_bomb, pdf_with_text, yaml_alias_bomb
 
 OPTIONS = LoaderOptions(max_file_bytes=50 << 20, pdf_timeout_s=30)

@@ -8,7 +8,7 @@ import pytest
 
 from askwiki.documents import Document, SkippedFile
 from askwiki.errors import DocumentError
-from ingest.loaders import SUPPORTED_SUFFIXES, LoaderOptions, SourceFile, discover, load
+from askwiki.ingest.loaders import SUPPORTED_SUFFIXES, LoaderOptions, SourceFile, discover, load
 
 OPTIONS = LoaderOptions(max_file_bytes=1024 * 1024, pdf_timeout_s=30.0)
 
@@ -108,7 +108,7 @@ def test_suffix_picks_the_loader(
 def test_loader_bug_on_a_strange_file_becomes_a_skip(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import ingest.loaders as loaders
+    import askwiki.ingest.loaders as loaders
 
     def broken(source: SourceFile, options: LoaderOptions) -> Document:
         raise RecursionError("maximum recursion depth exceeded")

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from askwiki.documents import Document, SkippedFile
-from ingest.loaders import LoaderOptions, SourceFile, load
-from ingest.loaders.files import decode_text, format_size, suspicious_share
+from askwiki.ingest.loaders import LoaderOptions, SourceFile, load
+from askwiki.ingest.loaders.files import decode_text, format_size, suspicious_share
 
 MB = 1024 * 1024
 OPTIONS = LoaderOptions(max_file_bytes=50 * MB, pdf_timeout_s=30.0)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from askwiki.documents import Document, SkippedFile
-from ingest.loaders import LoaderOptions, discover, load, shutdown_pdf_worker
+from askwiki.ingest.loaders import LoaderOptions, discover, load, shutdown_pdf_worker
 from tests.conftest import EXAMPLE_WIKI, FIXTURES
 
 OPTIONS = LoaderOptions(max_file_bytes=50 * 1024 * 1024, pdf_timeout_s=60.0)

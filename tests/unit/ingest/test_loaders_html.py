@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from askwiki.documents import Document
-from ingest.loaders import LoaderOptions, SourceFile, load
+from askwiki.ingest.loaders import LoaderOptions, SourceFile, load
 
 OPTIONS = LoaderOptions(max_file_bytes=1024 * 1024, pdf_timeout_s=30.0)
 

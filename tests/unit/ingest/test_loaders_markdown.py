@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from askwiki.documents import Document
-from ingest.loaders import LoaderOptions, SourceFile, load
-from ingest.loaders.markdown import clean_markdown
+from askwiki.ingest.loaders import LoaderOptions, SourceFile, load
+from askwiki.ingest.loaders.markdown import clean_markdown
 
 OPTIONS = LoaderOptions(max_file_bytes=1024 * 1024, pdf_timeout_s=30.0)
 
@@ -115,7 +115,7 @@ def test_broken_front_matter_is_kept_as_text_with_a_warning(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     text = "---\ntitle: [unclosed\n---\n# Real Title\n\nBody."
-    with caplog.at_level(logging.WARNING, logger="ingest.loaders.markdown"):
+    with caplog.at_level(logging.WARNING, logger="askwiki.ingest.loaders.markdown"):
         document = load_page(tmp_path, text)
     assert document.title == "Real Title"
     assert document.text == "---\ntitle: [unclosed\n---\n\nBody."

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader, PdfWriter
 
-import ingest.loaders.pdf as pdf_module
+import askwiki.ingest.loaders.pdf as pdf_module
 from askwiki.documents import Document, DocumentPart, SkippedFile
-from ingest.loaders import LoaderOptions, SourceFile, load, shutdown_pdf_worker
-from ingest.loaders.pdf import PdfText, PdfWorker, extract_pdf_text
+from askwiki.ingest.loaders import LoaderOptions, SourceFile, load, shutdown_pdf_worker
+from askwiki.ingest.loaders.pdf import PdfText, PdfWorker, extract_pdf_text
 
 OPTIONS = LoaderOptions(max_file_bytes=1024 * 1024, pdf_timeout_s=30.0)
 
@@ -154,7 +154,7 @@ def test_pypdf_warnings_from_the_worker_are_logged_with_the_file_name(
     data = pdf_bytes(["Recovered text"])
     at = data.rindex(b"startxref\n") + len(b"startxref\n")
     source = write(tmp_path, "bad-xref.pdf", data[:at] + b"99" + data[at:])  # wrong offset
-    with caplog.at_level(logging.WARNING, logger="ingest.loaders.pdf"):
+    with caplog.at_level(logging.WARNING, logger="askwiki.ingest.loaders.pdf"):
         document = load_one(source)
     assert isinstance(document, Document) and document.text == "Recovered text"
     assert f"{source.path}: incorrect startxref pointer" in caplog.text

@@ -1,6 +1,6 @@
 from askwiki.documents import Document, DocumentPart
-from ingest.splitter import Splitter, parse_sections
-from tests.support.fake_embedder import fake_embedder
+from askwiki.ingest.splitter import Splitter, parse_sections
+from askwiki.testing.fake_embedder import fake_embedder
 
 
 def make_splitter(chunk_tokens: int = 40, overlap: int = 0) -> Splitter:

@@ -6,7 +6,7 @@ import pytest
 
 from askwiki.errors import LLMError
 from askwiki.llm.base import ChatMessage, LLMBackend
-from tests.support.fake_llm import FakeLLM, split_pieces
+from askwiki.testing.fake_llm import FakeLLM, split_pieces
 
 ASK = [ChatMessage("user", "问题?")]
 

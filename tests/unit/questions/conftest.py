@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from askwiki.answering.service import Answer, Source
-from askwiki.embeddings import Embedder
+from askwiki.answering.types import Answer, Source
+from askwiki.embedding.embedder import Embedder
 from askwiki.questions import SQLiteQuestionStore
+from askwiki.server.app import create_app
 from askwiki.settings import Settings
-from server.app import create_app
-from tests.support.fake_embedder import FakeSentenceModel
-from tests.support.fake_llm import FakeLLM
+from askwiki.testing.fake_embedder import FakeSentenceModel
+from askwiki.testing.fake_llm import FakeLLM
 from tests.support.index_builder import WIKI_PAGES, build_index
 
 DIMENSION = 32

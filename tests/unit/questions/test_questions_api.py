@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.fake_llm import FakeLLM
+from askwiki.testing.fake_llm import FakeLLM
 from tests.unit.questions.conftest import Client, SteeredModel, unit
 
 STORED_KEYS = {

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from askwiki.answering.service import Source
+from askwiki.answering.types import Source
 from askwiki.errors import QuestionLogError, QuestionNotFoundError
 from askwiki.questions import SQLiteQuestionStore
 from tests.unit.questions.conftest import make_answer, unit

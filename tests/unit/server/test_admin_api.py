@@ -212,8 +212,8 @@ def test_unknown_job_is_404_and_malformed_job_id_is_422(make_client: ClientFacto
 def test_previous_version_is_served_until_the_job_publishes(
     make_client: ClientFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import ingest.operations
-    from ingest.pipeline import run_ingest as real
+    from askwiki.ingest.pipeline import run_ingest as real
+    from askwiki.server.admin import operations
 
     client = make_client(admin_token=TOKEN, index_poll_s=0.05)
     before = client.get("/api/ready").json()["index"]["version"]
@@ -224,7 +224,7 @@ def test_previous_version_is_served_until_the_job_publishes(
         release.wait(10)
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(ingest.operations, "run_ingest", slow_ingest)
+    monkeypatch.setattr(operations, "run_ingest", slow_ingest)
     job_id = client.post(
         "/api/admin/documents", headers=AUTH, files=[("files", ("quokka.md", QUOKKA))]
     ).json()["job_id"]

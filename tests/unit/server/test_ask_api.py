@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import json
 
-from tests.support.fake_llm import FakeLLM
+from askwiki.testing.fake_llm import FakeLLM
 from tests.unit.server.conftest import ClientFactory
 
 ANSWER_KEYS = {

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from askwiki.store.layout import version_path
+from askwiki.testing.fake_embedder import fake_embedder
 from tests.support.admin import AUTH, TOKEN, wait_job
-from tests.support.fake_embedder import fake_embedder
 from tests.support.index_builder import WIKI_PAGES, build_index, page
 from tests.unit.server.conftest import ClientFactory
 

@@ -21,11 +21,11 @@ from requests.exceptions import InvalidHeader
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
+from askwiki.server.app import create_app
 from askwiki.settings import Settings
-from server.app import create_app
+from askwiki.testing.fake_embedder import fake_embedder
+from askwiki.testing.fake_llm import FakeLLM
 from tests.support.admin import AUTH, TOKEN
-from tests.support.fake_embedder import fake_embedder
-from tests.support.fake_llm import FakeLLM
 from tests.support.index_builder import WIKI_PAGES, build_index
 
 MAX_EXAMPLES = 15  # per operation and mode (valid and invalid requests)

@@ -4,8 +4,8 @@ import json
 import time
 from pathlib import Path
 
-from tests.support.fake_embedder import fake_embedder
-from tests.support.fake_llm import FakeLLM
+from askwiki.testing.fake_embedder import fake_embedder
+from askwiki.testing.fake_llm import FakeLLM
 from tests.support.index_builder import WIKI_PAGES, build_index, page
 from tests.unit.server.conftest import ClientFactory
 

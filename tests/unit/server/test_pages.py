@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.support.fake_embedder import fake_embedder
-from tests.support.fake_llm import FakeLLM
+from askwiki.testing.fake_embedder import fake_embedder
+from askwiki.testing.fake_llm import FakeLLM
 from tests.support.index_builder import WIKI_PAGES, build_index, page
 from tests.unit.server.conftest import ClientFactory
 

@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from server.ratelimit import Budget, RateLimiter, client_ip
+from askwiki.server.ratelimit import Budget, RateLimiter, client_ip
 from tests.unit.server.conftest import ClientFactory
 
 QUESTION = {"question": "Who introduced LoRA?"}

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from server.routes.widget import WIDGET, etag_matches
+from askwiki.server.routes.widget import WIDGET, etag_matches
 from tests.unit.server.conftest import ClientFactory
 
 HOST = "https://docs.example.com"
@@ -133,7 +133,7 @@ def test_no_allowed_origins_means_no_cors_headers(make_client: ClientFactory) ->
 def test_star_allows_any_origin_without_credentials_and_warns(
     make_client: ClientFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="server.cors"):
+    with caplog.at_level(logging.WARNING, logger="askwiki.server.cors"):
         client = make_client(allowed_origins="*")
     assert "ASKWIKI_ALLOWED_ORIGINS=*" in caplog.text
     preflight = client.options("/api/ask", headers={"Origin": OTHER, **PREFLIGHT})
@@ -147,7 +147,7 @@ def test_star_allows_any_origin_without_credentials_and_warns(
 def test_origin_with_a_path_is_ignored_with_a_warning(
     make_client: ClientFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="server.cors"):
+    with caplog.at_level(logging.WARNING, logger="askwiki.server.cors"):
         client = make_client(allowed_origins=f"{HOST}/blog")
     assert "scheme://host[:port]" in caplog.text
     response = client.options("/api/ask", headers={"Origin": HOST, **PREFLIGHT})

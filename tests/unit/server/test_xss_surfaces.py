@@ -11,8 +11,8 @@ from __future__ import annotations
 from html.parser import HTMLParser
 from pathlib import Path
 
-from tests.support.fake_embedder import fake_embedder
-from tests.support.fake_llm import FakeLLM
+from askwiki.testing.fake_embedder import fake_embedder
+from askwiki.testing.fake_llm import FakeLLM
 from tests.support.index_builder import WIKI_PAGES, build_index, page
 from tests.unit.server.conftest import ClientFactory
 
@@ -112,7 +112,7 @@ def test_hostile_question_through_the_html_form_is_inert(make_client: ClientFact
 
 def test_widget_sets_server_text_as_text_only() -> None:
     """The widget renders answers in the visitor's browser; it must never parse them as HTML."""
-    from server.routes.widget import WIDGET
+    from askwiki.server.routes.widget import WIDGET
 
     source = WIDGET.read_text(encoding="utf-8")
     for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from askwiki.embeddings import Embedder
+from askwiki.embedding.embedder import Embedder
 from askwiki.errors import IndexCorruptError
 from askwiki.store import index as index_module
 from askwiki.store.index import open_version

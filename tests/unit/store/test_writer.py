@@ -13,6 +13,7 @@ from askwiki.errors import (
     IndexMismatchError,
     IndexNotFoundError,
 )
+from askwiki.ingest.splitter import Splitter
 from askwiki.store import docstore as docstore_module
 from askwiki.store.dense import search_dense
 from askwiki.store.docstore import DOCSTORE_FILE
@@ -20,9 +21,8 @@ from askwiki.store.index import open_index
 from askwiki.store.layout import current_version, published_versions, version_path
 from askwiki.store.manifest import ChunkingInfo, EmbeddingInfo
 from askwiki.store.writer import IndexWriter
+from askwiki.testing.fake_embedder import fake_embedder
 from askwiki.text import KEYWORD_TOKENIZER
-from ingest.splitter import Splitter
-from tests.support.fake_embedder import fake_embedder
 
 EMBEDDER = fake_embedder()
 SPLITTER = Splitter(EMBEDDER.count_tokens, EMBEDDER.split_by_tokens, 40, 0)

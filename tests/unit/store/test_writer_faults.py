@@ -10,7 +10,7 @@ import pytest
 from askwiki.errors import IndexCorruptError, IndexWriteError
 from askwiki.store.index import open_index
 from askwiki.store.layout import version_path
-from tests.support.fake_embedder import fake_embedder
+from askwiki.testing.fake_embedder import fake_embedder
 from tests.support.index_builder import WIKI_PAGES, build_index, page
 
 QUOKKA = page("quokka.md", "Quokka", "Quokkas live on Rottnest Island near Perth.")

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from server.render import safe_url
+from askwiki.server.render import safe_url
 
 _CONTROL = {chr(c) for c in range(32)} - {"\t"}
 

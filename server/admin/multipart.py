@@ -16,7 +16,7 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from askwiki.errors import InputTooLargeError, UploadRejectedError
-from ingest.uploads import SpoolFile, safe_filename
+from askwiki.server.admin.uploads import SpoolFile, safe_filename
 
 logger = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import ValidationError
 
-from askwiki.embeddings import Embedder
+from askwiki.embedding.embedder import Embedder
 from askwiki.errors import (
     AdminAuthError,
     AdminDisabledError,
@@ -28,11 +28,10 @@ from askwiki.errors import (
     UploadRejectedError,
 )
 from askwiki.live_index import LiveIndex
-from askwiki.settings import Settings
-from ingest.jobs import Job, JobRunner, new_job_id
-from ingest.operations import AdminOperations
-from ingest.uploads import UploadFolders, page_file_name, write_page_file
-from server.admin_schemas import (
+from askwiki.server.admin.jobs import Job, JobRunner, new_job_id
+from askwiki.server.admin.multipart import MultipartSpooler
+from askwiki.server.admin.operations import AdminOperations
+from askwiki.server.admin.schemas import (
     DocumentListOut,
     DocumentOut,
     JobAccepted,
@@ -42,9 +41,10 @@ from server.admin_schemas import (
     ReindexIn,
     RejectedFile,
 )
-from server.deps import LiveIndexDep, SettingsDep
-from server.multipart import MultipartSpooler
-from server.schemas import ErrorOut
+from askwiki.server.admin.uploads import UploadFolders, page_file_name, write_page_file
+from askwiki.server.deps import LiveIndexDep, SettingsDep
+from askwiki.server.schemas import ErrorOut
+from askwiki.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -77,10 +77,8 @@ def start_admin(settings: Settings, embedder: Embedder, live: LiveIndex) -> Admi
     folders = UploadFolders.of(settings)
     folders.clear_stale_spool()
 
-    def swap_in(job: Job) -> None:
-        live.refresh()  # serve the new version now, not at the next poll
-
-    runner = JobRunner(settings.data_dir / "jobs" / settings.index, after_each=swap_in)
+    # Serve the new version now, not at the next poll.
+    runner = JobRunner(settings.data_dir / "jobs" / settings.index, after_each=live.refresh)
     return AdminState(runner, AdminOperations(settings, embedder, folders), folders)
 
 
@@ -194,7 +192,7 @@ async def _submit_page(request: Request, admin: AdminState, job_id: str) -> Job:
     except BaseException:
         admin.folders.discard_spool(job_id)
         raise
-    work = lambda job: admin.operations.ingest_page(job, page.doc_id)  # noqa: E731
+    work = lambda: admin.operations.ingest_page(job_id, page.doc_id)  # noqa: E731
     return admin.runner.submit("page", work, {"doc_id": page.doc_id}, job_id=job_id)
 
 
@@ -220,7 +218,7 @@ async def _submit_files(
         reasons = "; ".join(f"{r['file']}: {r['reason']}" for r in result.rejected)
         raise UploadRejectedError(f"No file accepted ({reasons or 'the upload holds no file'})")
     names, rejected = list(result.accepted), list(result.rejected)
-    work = lambda job: admin.operations.ingest_upload(job, names, rejected)  # noqa: E731
+    work = lambda: admin.operations.ingest_upload(job_id, names, rejected)  # noqa: E731
     job = admin.runner.submit("upload", work, {"files": names, "rejected": rejected}, job_id)
     return _accepted(
         job, accepted=names, rejected=[RejectedFile.model_validate(r) for r in rejected]
@@ -279,7 +277,7 @@ def delete_document(
         raise DocumentNotFoundError(
             f"No document {doc_id!r} in the served index; GET /api/admin/documents lists them"
         )
-    work = lambda job: admin.operations.delete_document(job, doc_id)  # noqa: E731
+    work = lambda: admin.operations.delete_document(doc_id)  # noqa: E731
     accepted = _accepted(admin.runner.submit("delete", work, {"doc_id": doc_id}))
     response.headers["Location"] = accepted.url
     return accepted
@@ -289,7 +287,7 @@ def delete_document(
 def reindex(response: Response, admin: AdminDep, body: ReindexIn | None = None) -> JobAccepted:
     """Ingest the uploads folder again as a job (default: rebuild the index from it)."""
     rebuild = body.rebuild if body is not None else True
-    work = lambda job: admin.operations.reindex(job, rebuild)  # noqa: E731
+    work = lambda: admin.operations.reindex(rebuild)  # noqa: E731
     accepted = _accepted(admin.runner.submit("reindex", work, {"rebuild": rebuild}))
     response.headers["Location"] = accepted.url
     return accepted

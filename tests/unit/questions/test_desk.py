@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from askwiki.embeddings import Embedder
-from askwiki.questions.recording import CLOSED_EARLY
-from tests.support.fake_llm import FakeLLM
+from askwiki.embedding.embedder import Embedder
+from askwiki.questions.desk import CLOSED_EARLY
+from askwiki.testing.fake_llm import FakeLLM
 from tests.support.index_builder import WIKI_PAGES, build_index, page
 from tests.unit.questions.conftest import Client, SteeredModel, unit
 
@@ -257,13 +257,13 @@ def test_public_url_makes_related_urls_absolute(client: Client) -> None:
 def test_the_prompt_states_today_and_answers_are_only_reused_the_same_day(client: Client) -> None:
     llm = FakeLLM([LORA, "Again, LoRA is by Hu et al. [1]."])
     c = client(llm)
-    service = c.app.state.service  # type: ignore[attr-defined]
-    service.today = lambda: dt.date.today()
+    desk = c.app.state.answers  # type: ignore[attr-defined]
+    desk.today = lambda: dt.date.today()
     first = c.post("/api/ask", json={"question": "Who introduced LoRA?"}).json()
     today = dt.date.today().isoformat()
     assert f"Today's date: {today}" in llm.calls[0].messages[-1].content
 
-    service.today = lambda: dt.date.today() + dt.timedelta(days=1)
+    desk.today = lambda: dt.date.today() + dt.timedelta(days=1)
     next_day = c.post("/api/ask", json={"question": "Who introduced LoRA?"}).json()
     assert next_day["cached"] is False and len(llm.calls) == 2
     assert first["cached"] is False

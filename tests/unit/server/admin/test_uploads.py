@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from askwiki.errors import InputTooLargeError, UploadRejectedError
-from ingest.uploads import SpoolFile, content_mismatch, safe_filename
+from askwiki.server.admin.uploads import SpoolFile, content_mismatch, safe_filename
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,8 @@
-"""The answer service with a memory: every ask goes through here, whatever the endpoint.
+"""The front door of every ask, whatever the endpoint: the answer service with a memory.
 
-``AnswerRecorder.stream`` has the same events as ``AnswerService.stream``. Before
+``QuestionDesk.stream`` has the same events as ``AnswerService.stream``. It takes one
+snapshot of the live index per ask and embeds the question once, and hands both to the
+service, so the cache key's index version is always the answer's. Before
 answering it looks for a cached answer (same meaning, same index version, same
 language); after answering it stores the answer and attaches "Others are asking". When
 the answer cannot be completed (LLM failure, missing index, the client going away) the
@@ -11,19 +13,25 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 
-from askwiki.answering.service import (
+from askwiki.answering.service import AnswerService
+from askwiki.answering.types import (
     Answer,
     AnswerEvent,
-    AnswerService,
+    DoneEvent,
     RelatedQuestion,
     Source,
+    SourcesEvent,
+    TokenEvent,
+    final_answer,
     new_answer_id,
 )
+from askwiki.embedding.embedder import Embedder
 from askwiki.errors import AskwikiError
+from askwiki.live_index import LiveIndex
 from askwiki.llm.base import ChatMessage
 from askwiki.questions.store import QuestionRecord, QuestionStore, QuestionSummary, Vector
 from askwiki.questions.text import normalize_question, question_path
@@ -43,20 +51,28 @@ class _Ask:
     question: str
     asked_at: str
     started: float
+    day: date
     vector: Vector | None = None
     index_version: str | None = None
     sources: list[Source] = field(default_factory=list)
     done: bool = False
 
 
-class AnswerRecorder:
-    """Wraps an ``AnswerService`` with the answer cache and the question log."""
+class QuestionDesk:
+    """Wraps an ``AnswerService`` with the answer cache and the question log.
+
+    ``today`` is read once per ask: the prompt states that date and the cache reuses only
+    answers given on it.
+    """
 
     def __init__(
         self,
         service: AnswerService,
         store: QuestionStore,
+        embedder: Embedder,
+        live_index: LiveIndex,
         *,
+        today: Callable[[], date] = date.today,
         cache_similarity: float,
         base_url: str = "",
         related_similar: int = RELATED_SIMILAR,
@@ -64,6 +80,9 @@ class AnswerRecorder:
     ) -> None:
         self.service = service
         self.store = store
+        self.embedder = embedder
+        self.live_index = live_index
+        self.today = today
         self.cache_similarity = cache_similarity
         self.base_url = base_url.rstrip("/")
         self.related_similar = related_similar
@@ -71,7 +90,7 @@ class AnswerRecorder:
 
     @property
     def embedding_model(self) -> str:
-        return self.service.embedder.name
+        return self.embedder.name
 
     def url(self, question_id: str, question: str) -> str:
         """Link to a question's page; absolute when a public URL is configured."""
@@ -85,15 +104,7 @@ class AnswerRecorder:
         *,
         fresh: bool = False,
     ) -> Answer:
-        events = self.stream(question, history, top_k, fresh=fresh)
-        try:
-            for event in events:
-                if event.kind == "done":
-                    answer: Answer = event.data
-                    return answer
-        finally:
-            events.close()
-        raise RuntimeError("answer stream ended without a final answer")  # pragma: no cover
+        return final_answer(self.stream(question, history, top_k, fresh=fresh))
 
     def stream(
         self,
@@ -104,21 +115,34 @@ class AnswerRecorder:
         fresh: bool = False,
     ) -> Generator[AnswerEvent, None, None]:
         """Events of one answer, cached or new; raises what the service raises, after logging."""
-        ask = _Ask(question, datetime.now(UTC).isoformat(timespec="seconds"), time.perf_counter())
+        ask = _Ask(
+            question,
+            datetime.now(UTC).isoformat(timespec="seconds"),
+            time.perf_counter(),
+            self.today(),
+        )
         events: Iterator[AnswerEvent] | None = None
         try:
-            ask.vector = self.service.embedder.embed_queries([question])[0]
-            ask.index_version = self.service.live_index.retriever().index.version
+            retriever = self.live_index.retriever()
+            ask.vector = self.embedder.embed_queries([question])[0]
+            ask.index_version = retriever.index.version
             hit = None if fresh or history else self._cached(ask)
             if hit is not None:
                 events = self._replay(hit, ask)
             else:
-                events = self.service.stream(question, history, top_k, ask.vector)
+                events = self.service.stream(
+                    question,
+                    history,
+                    top_k,
+                    question_vector=ask.vector,
+                    retriever=retriever,
+                    today=ask.day,
+                )
             for event in events:
-                if event.kind == "sources":
-                    ask.sources = list(event.data)
-                elif event.kind == "done":
-                    event = AnswerEvent("done", self._complete(event.data, ask))
+                if isinstance(event, SourcesEvent):
+                    ask.sources = list(event.sources)
+                elif isinstance(event, DoneEvent):
+                    event = DoneEvent(self._complete(event.answer, ask))
                 yield event
         except GeneratorExit:
             if not ask.done:
@@ -150,7 +174,7 @@ class AnswerRecorder:
             ask.index_version,
             self.cache_similarity,
             # The prompt states the date ("when is the next meetup?"): only today's answers.
-            asked_between=_day_in_utc(self.service.today()),
+            asked_between=_day_in_utc(ask.day),
         )
         # A near-duplicate in the other language would get an answer it cannot read.
         if hit is not None and hit.answer.language != detect_language(ask.question):
@@ -172,14 +196,14 @@ class AnswerRecorder:
             related=[],
         )
         logger.info("Answer %s served from the cache of %s", answer.id, original.id)
-        yield AnswerEvent("sources", answer.sources)
-        yield AnswerEvent("token", answer.answer)
-        yield AnswerEvent("done", answer)
+        yield SourcesEvent(answer.sources)
+        yield TokenEvent(answer.answer)
+        yield DoneEvent(answer)
 
     def _complete(self, answer: Answer, ask: _Ask) -> Answer:
         vector = ask.vector
         if answer.standalone_question:
-            vector = self.service.embedder.embed_queries([answer.standalone_question])[0]
+            vector = self.embedder.embed_queries([answer.standalone_question])[0]
         try:
             self.store.save(
                 answer,

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from langchain_core.embeddings import DeterministicFakeEmbedding
 
-from askwiki.embeddings import Embedder
+from askwiki.embedding.embedder import Embedder
 
 _TOKEN = re.compile(r"[\u3400-\u9fff]|[^\s\u3400-\u9fff]+")
 
@@ -43,7 +43,8 @@ class FakeSentenceModel:
         full = [(prompt or "") + t for t in texts]
         self.encoded.extend(full)
         vectors = np.asarray(self._fake.embed_documents(full), dtype=np.float32)
-        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+        normalized: np.ndarray = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+        return normalized
 
 
 def fake_embedder(name: str = "fake-embedding", dimension: int = 32) -> Embedder:

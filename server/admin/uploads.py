@@ -23,9 +23,9 @@ from pathlib import Path
 from types import TracebackType
 
 from askwiki.errors import InputTooLargeError, StorageError, UploadRejectedError
+from askwiki.ingest.loaders import SUPPORTED_SUFFIXES
+from askwiki.ingest.loaders.files import format_size
 from askwiki.settings import Settings
-from ingest.loaders import SUPPORTED_SUFFIXES
-from ingest.loaders.files import format_size
 
 logger = logging.getLogger(__name__)
 
