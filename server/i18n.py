@@ -6,9 +6,8 @@ A question page speaks the question's language; other pages follow ``Accept-Lang
 
 from __future__ import annotations
 
-from typing import Literal
+from askwiki.text import Language
 
-Language = Literal["zh", "en"]
 LANGUAGES: tuple[Language, ...] = ("zh", "en")
 
 STRINGS: dict[str, dict[Language, str]] = {
@@ -81,7 +80,58 @@ STRINGS: dict[str, dict[Language, str]] = {
     "back_home": {"zh": "返回首页", "en": "Back to the home page"},
     "other_language": {"zh": "English", "en": "中文"},
     "stream_error": {"zh": "回答中断：", "en": "The answer stopped: "},
+    # The widget's own strings ({seconds} and {status} are filled in by widget.js).
+    "widget_title": {"zh": "问问知识库", "en": "Ask the wiki"},
+    "widget_greeting": {
+        "zh": "你好！关于本知识库的问题都可以问我。",
+        "en": "Hi! Ask me anything about this wiki.",
+    },
+    "widget_placeholder": {"zh": "输入你的问题…", "en": "Ask a question…"},
+    "widget_send": {"zh": "发送", "en": "Send"},
+    "widget_open": {"zh": "打开知识库助手", "en": "Open the wiki assistant"},
+    "widget_close": {"zh": "关闭", "en": "Close"},
+    "widget_reset": {"zh": "新对话", "en": "New conversation"},
+    "widget_question": {"zh": "你的问题", "en": "Your question"},
+    "widget_sources": {"zh": "参考来源", "en": "Sources"},
+    "widget_thinking": {"zh": "正在思考…", "en": "Thinking…"},
+    "widget_retry": {"zh": "重试", "en": "Retry"},
+    "widget_closest": {
+        "zh": "最接近的页面（答案未使用）",
+        "en": "Closest pages (not used in the answer)",
+    },
+    "widget_open_page": {"zh": "打开页面", "en": "Open page"},
+    "widget_source": {"zh": "来源", "en": "Source"},
+    "widget_page": {"zh": "第", "en": "page"},
+    "widget_network": {
+        "zh": "无法连接知识库服务器。请检查网络；如果一直如此，可能是本站点未被允许使用该服务。",
+        "en": "Cannot reach the wiki server. Check your connection; if it persists, this site "
+        "may not be allowed to use it.",
+    },
+    "widget_rate": {
+        "zh": "提问太频繁，请 {seconds} 秒后重试。",
+        "en": "Too many questions, retry in {seconds} s.",
+    },
+    "widget_unavailable": {
+        "zh": "问答服务暂时不可用。",
+        "en": "The answering service is unavailable right now.",
+    },
+    "widget_failed": {
+        "zh": "出错了（HTTP {status}）。",
+        "en": "Something went wrong (HTTP {status}).",
+    },
+    "widget_interrupted": {"zh": "回答被中断了。", "en": "The answer was interrupted."},
 }
+# widget.js name -> key above; the AI notice and "Others are asking" are the pages' own.
+WIDGET_KEYS = {
+    "title": "widget_title", "greeting": "widget_greeting", "placeholder": "widget_placeholder",
+    "send": "widget_send", "open": "widget_open", "close": "widget_close",
+    "reset": "widget_reset", "question": "widget_question", "notice": "ai_notice",
+    "sources": "widget_sources", "related": "others_asking", "thinking": "widget_thinking",
+    "retry": "widget_retry", "closest": "widget_closest", "openPage": "widget_open_page",
+    "source": "widget_source", "page": "widget_page", "network": "widget_network",
+    "rate": "widget_rate", "unavailable": "widget_unavailable", "failed": "widget_failed",
+    "interrupted": "widget_interrupted",
+}  # fmt: skip
 
 
 def pick_language(
@@ -97,3 +147,11 @@ def pick_language(
 def translator(language: Language) -> dict[str, str]:
     """All strings in one language, for ``{{ t.key }}`` in templates."""
     return {key: texts[language] for key, texts in STRINGS.items()}
+
+
+def widget_strings() -> dict[Language, dict[str, str]]:
+    """The widget's strings in both languages, under the names widget.js uses."""
+    return {
+        language: {name: STRINGS[key][language] for name, key in WIDGET_KEYS.items()}
+        for language in LANGUAGES
+    }

@@ -6,6 +6,10 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from askwiki.answering.types import Status
+from askwiki.questions.store import Vote
+from askwiki.text import Language
+
 
 class HistoryTurn(BaseModel):
     role: Literal["user", "assistant"]
@@ -48,12 +52,12 @@ class AnswerOut(BaseModel):
     id: str
     question: str
     answer: str = Field(description="Markdown answer whose [n] markers were verified server-side.")
-    language: Literal["zh", "en"]
+    language: Language
     sources: list[SourceOut]
     created_at: str
     model: str
     timings: dict[str, float]
-    status: Literal["answered", "no_answer", "extractive", "failed"] = Field(
+    status: Status = Field(
         description="'failed' only appears on stored answers that could not be completed."
     )
     generated: bool = Field(description="False for 'no relevant page' and extractive fallbacks.")
@@ -103,7 +107,7 @@ class QuestionListOut(BaseModel):
 
 
 class FeedbackIn(BaseModel):
-    vote: Literal["up", "down"]
+    vote: Vote
     comment: str | None = Field(None, max_length=2000)
 
 

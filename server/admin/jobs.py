@@ -27,6 +27,7 @@ from askwiki.errors import AskwikiError, JobNotFoundError
 logger = logging.getLogger(__name__)
 
 JobStatus = Literal["queued", "running", "succeeded", "failed", "interrupted"]
+JobKind = Literal["upload", "page", "delete", "reindex"]
 # What a job does; returns its report.
 JobWork = Callable[[], dict[str, Any]]
 KEEP_JOBS = 200
@@ -51,7 +52,7 @@ class Job:
     """One admin job and what became of it."""
 
     id: str
-    kind: str
+    kind: JobKind
     status: JobStatus = "queued"
     created_at: str = field(default_factory=_now)
     started_at: str | None = None
@@ -90,7 +91,7 @@ class JobRunner:
         self._thread.start()
 
     def submit(
-        self, kind: str, work: JobWork, detail: dict[str, Any], job_id: str | None = None
+        self, kind: JobKind, work: JobWork, detail: dict[str, Any], job_id: str | None = None
     ) -> Job:
         """Queue ``work``; the returned record is updated as the job runs."""
         job = Job(id=job_id or new_job_id(), kind=kind, detail=detail)

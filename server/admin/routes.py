@@ -135,7 +135,7 @@ UPLOAD_BODY: dict[str, Any] = {
 def _accepted(job: Job, **extra: Any) -> JobAccepted:
     return JobAccepted(
         job_id=job.id,
-        kind=job.kind,  # type: ignore[arg-type]
+        kind=job.kind,
         status=job.status,
         url=f"/api/admin/jobs/{job.id}",
         **extra,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from askwiki.server.admin.jobs import JobKind, JobStatus
 from askwiki.server.render import safe_url
 
 _CONTROL = {chr(c) for c in range(32)} - {"\t"}
@@ -62,7 +63,7 @@ class RejectedFile(BaseModel):
 
 class JobAccepted(BaseModel):
     job_id: str
-    kind: Literal["upload", "page", "delete", "reindex"]
+    kind: JobKind
     status: str
     url: str = Field(description="Poll this for the job's status and report.")
     accepted: list[str] = Field(default_factory=list, description="Files queued for ingestion.")
@@ -74,7 +75,7 @@ class JobAccepted(BaseModel):
 class JobOut(BaseModel):
     id: str
     kind: str
-    status: Literal["queued", "running", "succeeded", "failed", "interrupted"]
+    status: JobStatus
     created_at: str
     started_at: str | None = None
     finished_at: str | None = None

@@ -24,8 +24,9 @@ from askwiki.llm.base import ChatMessage
 from askwiki.questions import QuestionRecord, QuestionSummary, find_gaps
 from askwiki.questions.text import answer_snippet, question_path
 from askwiki.server.deps import AnswersDep, QuestionsDep, SettingsDep
-from askwiki.server.i18n import Language, pick_language, translator
+from askwiki.server.i18n import pick_language, translator
 from askwiki.server.render import render_answer, safe_url, section_tail, short_date
+from askwiki.text import Language
 
 logger = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)

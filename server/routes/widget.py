@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import logging
 from dataclasses import dataclass
 from functools import lru_cache
@@ -13,6 +14,8 @@ from typing import Annotated
 from fastapi import APIRouter, Header
 from fastapi.responses import HTMLResponse, Response
 
+from askwiki.server.i18n import widget_strings
+
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["widget"])
 
@@ -20,6 +23,7 @@ STATIC = Path(__file__).resolve().parent.parent / "static"
 WIDGET = STATIC / "widget.js"
 DEMO = STATIC / "widget-demo.html"
 CACHE_CONTROL = "public, max-age=3600"
+WIDGET_TEXT_SLOT = b"/*ASKWIKI_WIDGET_TEXT*/null"
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,9 @@ class Asset:
 @lru_cache(maxsize=4)
 def _load(path: Path, mtime_ns: int) -> Asset:
     body = path.read_bytes()
+    if path == WIDGET:
+        text = json.dumps(widget_strings(), ensure_ascii=False).encode("utf-8")
+        body = body.replace(WIDGET_TEXT_SLOT, text)
     digest = hashlib.sha256(body).hexdigest()[:20]
     # mtime=0 keeps the gzip bytes (and so their ETag) identical across restarts.
     gzipped = gzip.compress(body, compresslevel=9, mtime=0)

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import gzip
+import json
 import logging
 import re
 
 import pytest
 
-from askwiki.server.routes.widget import WIDGET, etag_matches
+from askwiki.server.i18n import STRINGS, widget_strings
+from askwiki.server.routes.widget import WIDGET, WIDGET_TEXT_SLOT, etag_matches
 from tests.unit.server.conftest import ClientFactory
 
 HOST = "https://docs.example.com"
@@ -17,6 +19,23 @@ PREFLIGHT = {
 }
 
 
+def served_widget() -> bytes:
+    """widget.js as it must be served: the file with the strings table filled in."""
+    body = WIDGET.read_bytes()
+    assert body.count(WIDGET_TEXT_SLOT) == 1
+    table = json.dumps(widget_strings(), ensure_ascii=False).encode("utf-8")
+    return body.replace(WIDGET_TEXT_SLOT, table)
+
+
+def test_widget_js_carries_the_pages_strings_table(make_client: ClientFactory) -> None:
+    body = make_client().get("/widget.js").content.decode("utf-8")
+    assert WIDGET_TEXT_SLOT.decode() not in body
+    for language in ("zh", "en"):  # the AI notice is the pages' own, word for word
+        assert STRINGS["ai_notice"][language] in body
+        assert STRINGS["others_asking"][language] in body
+    assert "Too many questions, retry in {seconds} s." in body
+
+
 def test_widget_js_is_served_with_caching_headers(make_client: ClientFactory) -> None:
     response = make_client().get("/widget.js", headers={"Accept-Encoding": "identity"})
     assert response.status_code == 200
@@ -24,7 +43,7 @@ def test_widget_js_is_served_with_caching_headers(make_client: ClientFactory) ->
     assert response.headers["cache-control"] == "public, max-age=3600"
     assert re.fullmatch(r'"[0-9a-f]{20}"', response.headers["etag"])
     assert "content-encoding" not in response.headers
-    assert response.content == WIDGET.read_bytes()
+    assert response.content == served_widget()
 
 
 def test_widget_js_is_gzipped_when_accepted(make_client: ClientFactory) -> None:
@@ -33,7 +52,7 @@ def test_widget_js_is_gzipped_when_accepted(make_client: ClientFactory) -> None:
     packed = client.get("/widget.js", headers={"Accept-Encoding": "gzip, deflate"})
     assert packed.headers["content-encoding"] == "gzip"
     assert packed.headers["vary"] == "Accept-Encoding"
-    assert packed.content == WIDGET.read_bytes()  # httpx decodes it
+    assert packed.content == served_widget()  # httpx decodes it
     assert packed.headers["etag"] != plain.headers["etag"]
 
 
@@ -51,7 +70,7 @@ def test_widget_js_answers_304_to_its_etag(make_client: ClientFactory, weak: str
 def test_widget_js_answers_200_to_a_stale_etag(make_client: ClientFactory) -> None:
     response = make_client().get("/widget.js", headers={"If-None-Match": '"stale"'})
     assert response.status_code == 200
-    assert response.content == WIDGET.read_bytes()
+    assert response.content == served_widget()
 
 
 def test_widget_js_supports_head(make_client: ClientFactory) -> None:
@@ -90,7 +109,7 @@ def test_widget_js_never_parses_strings_as_html() -> None:
 
 
 def test_widget_js_gzipped_is_under_25_kb() -> None:
-    size = len(gzip.compress(WIDGET.read_bytes(), compresslevel=9))
+    size = len(gzip.compress(served_widget(), compresslevel=9))
     assert size < 25_000, size
 
 
