@@ -2,7 +2,7 @@
 
 RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200) — the values of
 LangChain's RAG tutorial — over the raw page text, ``FAISS.from_documents`` with the
-same embedding model (``Embedder.as_langchain()``), ``similarity_search`` with the same k,
+same embedding model (``AskwikiEmbeddings``), ``similarity_search`` with the same k,
 and the tutorial's prompt (LangChain hub ``rlm/rag-prompt``) to the same LLM with the
 same answer-token cap and temperature. It has no relevance floor (it always answers), no
 citations, and no question rewriting: a follow-up searches and asks with the previous
@@ -31,6 +31,7 @@ from askwiki.evaluation.metrics import (
     first_hit_rank,
     normalized_golds,
 )
+from askwiki.langchain import AskwikiEmbeddings
 from askwiki.llm.base import BaseBackend, ChatMessage
 from bench.answer_sets import AnswerSet, fingerprint, passage_is_gold
 
@@ -51,7 +52,7 @@ TEMPLATE_TOKENS = 16
 def build_store(answer_set: AnswerSet, embedder: Embedder, cache_dir: Path) -> tuple[FAISS, int]:
     """The tutorial's FAISS index of the set (cached by corpus fingerprint) and its size."""
     folder = cache_dir / f"langchain-{answer_set.name}-{fingerprint(answer_set)}"
-    embeddings = embedder.as_langchain()
+    embeddings = AskwikiEmbeddings(embedder)
     if (folder / "index.faiss").is_file():
         # Our own file, written below by this script: loading its pickle is safe.
         store = FAISS.load_local(str(folder), embeddings, allow_dangerous_deserialization=True)

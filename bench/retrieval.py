@@ -34,6 +34,7 @@ from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from askwiki.embedding.embedder import Embedder, load_embedder
 from askwiki.ingest.pipeline import run_ingest
+from askwiki.langchain import AskwikiEmbeddings
 from askwiki.retrieval import Retriever, retrieval_options
 from askwiki.settings import Settings
 from askwiki.store.dense import search_dense
@@ -97,7 +98,7 @@ def build_askwiki(
 
 
 def build_langchain(sets: list[QASet], embedder: Embedder) -> tuple[FAISS, int, float]:
-    embeddings = embedder.as_langchain()
+    embeddings = AskwikiEmbeddings(embedder)
 
     def build() -> tuple[FAISS, int]:
         pages = [
@@ -241,7 +242,7 @@ def main() -> None:
         say(f"LangChain: {lc_chunks} chunks in {lc_s:.0f} s; asking questions")
         index = open_index(settings.index_path)
         shared = SharedQueryVectors(embedder)
-        store.embedding_function = shared.as_langchain()
+        store.embedding_function = AskwikiEmbeddings(shared)
         methods = askwiki_methods(index, settings, shared, args.k)
         methods[BASELINE] = lambda q: [d.page_content for d in store.similarity_search(q, k=args.k)]
         scores, embed_seconds = evaluate(methods, shared, questions)

@@ -44,6 +44,7 @@ from langchain_core.documents import Document as LCDocument
 
 from askwiki.documents import Chunk, Document, DocumentPart
 from askwiki.embedding.embedder import Embedder
+from askwiki.langchain import AskwikiEmbeddings
 from askwiki.retrieval import RetrievalOptions, Retriever
 from askwiki.settings import Settings
 from askwiki.store.dense import build_dense, index_kind, load_dense, save_dense, search_dense
@@ -202,7 +203,7 @@ def langchain_store(vectors: np.ndarray, texts: list[str], size: int, embedder: 
     index.add(vectors)
     ids = [str(i) for i in range(size)]
     docs = {ids[i]: LCDocument(page_content=texts[i % len(texts)]) for i in range(size)}
-    return FAISS(embedder.as_langchain(), index, InMemoryDocstore(docs), dict(enumerate(ids)))
+    return FAISS(AskwikiEmbeddings(embedder), index, InMemoryDocstore(docs), dict(enumerate(ids)))
 
 
 # search_dense leaves the calling thread at one OpenMP thread; what FAISS users get is this.

@@ -11,7 +11,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from langchain_core.embeddings import Embeddings
 
 from askwiki.errors import ModelError
 from askwiki.settings import DEFAULT_EMBEDDING_MODEL, Settings
@@ -98,21 +97,6 @@ class Embedder:
             if piece:
                 pieces.append(piece)
         return pieces or [text]
-
-    def as_langchain(self) -> Embeddings:
-        """This model as a LangChain ``Embeddings`` (for baselines and interop)."""
-        return _LangchainEmbeddings(self)
-
-
-class _LangchainEmbeddings(Embeddings):
-    def __init__(self, embedder: Embedder) -> None:
-        self._embedder = embedder
-
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return self._embedder.embed_passages(texts).tolist()  # type: ignore[no-any-return]
-
-    def embed_query(self, text: str) -> list[float]:
-        return self._embedder.embed_queries([text])[0].tolist()  # type: ignore[no-any-return]
 
 
 def resolve_model_path(settings: Settings) -> str:

@@ -1,0 +1,1 @@
+"""Answering: prompt packing, generation, citation checking, the answer service."""

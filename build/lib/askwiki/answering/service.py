@@ -1,0 +1,275 @@
+"""The answer service: question -> retrieval -> LLM -> verified, cited answer.
+
+``stream`` yields events (``sources`` first, ``token`` deltas, ``done`` with the final
+answer); ``ask`` is the same run without the events. JSON, SSE, the OpenAI-compatible API
+and the question log all receive the one ``Answer`` built here, so the numbering of
+sources and citations is identical everywhere.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable, Iterator, Sequence
+
+import numpy as np
+
+from askwiki.answering.citations import check_citations, strip_markers
+from askwiki.answering.prompt import pack_prompt, rewrite_messages
+from askwiki.answering.types import (
+    Answer,
+    AnswerEvent,
+    DoneEvent,
+    Source,
+    SourcesEvent,
+    TokenEvent,
+    final_answer,
+    new_answer_id,
+)
+from askwiki.embedding.embedder import Embedder
+from askwiki.errors import LLMError
+from askwiki.live_index import LiveIndex
+from askwiki.llm.base import ChatMessage, LLMBackend
+from askwiki.retrieval import Passage, RetrievalResult, Retriever
+from askwiki.settings import Settings
+from askwiki.text import Language, detect_language
+
+logger = logging.getLogger(__name__)
+
+EXCERPT_CHARS = 280
+HEALTH_CACHE_S = 5.0
+NO_ANSWER: dict[Language, str] = {
+    "zh": "知识库中没有关于这个问题的页面，无法根据资料回答。",
+    "en": "The wiki has no page about this, so it cannot be answered from the wiki.",
+}
+EXTRACTIVE_NOTICE: dict[Language, str] = {
+    "zh": "语言模型暂时不可用，以下是最相关的原文段落：",
+    "en": "The language model is unavailable; here are the most relevant passages:",
+}
+
+
+def to_sources(passages: Sequence[Passage]) -> list[Source]:
+    return [
+        Source(
+            n=n,
+            id=p.id,
+            doc_id=p.chunk.doc_id,
+            title=p.chunk.title,
+            section=p.chunk.section,
+            url=p.chunk.url,
+            excerpt=_excerpt(p.chunk.text),
+            score=round(p.score, 6),
+            page=p.chunk.page,
+            chunk_ids=list(p.chunk_ids),
+        )
+        for n, p in enumerate(passages, start=1)
+    ]
+
+
+def _excerpt(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= EXCERPT_CHARS else flat[: EXCERPT_CHARS - 1].rstrip() + "…"
+
+
+class AnswerService:
+    """Answers questions from the live index with an LLM backend (created lazily)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        live_index: LiveIndex,
+        embedder: Embedder,
+        llm_factory: Callable[[], LLMBackend],
+        today: Callable[[], dt.date] = dt.date.today,
+    ) -> None:
+        """``today`` gives the date the prompt states (a fixed one for evaluation sets)."""
+        self.settings = settings
+        self.today = today
+        self.live_index = live_index
+        self.embedder = embedder
+        self._llm_factory = llm_factory
+        self._llm: LLMBackend | None = None
+        self._reachable_at = -HEALTH_CACHE_S
+
+    @property
+    def llm(self) -> LLMBackend:
+        if self._llm is None:
+            self._llm = self._llm_factory()
+        return self._llm
+
+    def close(self) -> None:
+        if self._llm is not None:
+            self._llm.close()
+            self._llm = None
+
+    def ask(
+        self, question: str, history: Sequence[ChatMessage] = (), top_k: int | None = None
+    ) -> Answer:
+        return final_answer(self.stream(question, history, top_k))
+
+    def stream(
+        self,
+        question: str,
+        history: Sequence[ChatMessage] = (),
+        top_k: int | None = None,
+        question_vector: np.ndarray | None = None,
+        retriever: Retriever | None = None,
+        today: dt.date | None = None,
+    ) -> Iterator[AnswerEvent]:
+        """Events of one answer; raises ``LLMError`` when the LLM fails and no fallback is set.
+
+        ``question_vector``, when the caller already embedded the question, is reused for
+        retrieval unless a follow-up was rewritten into another question. ``retriever`` is
+        the caller's snapshot of the live index (default: the one served now), ``today``
+        the date the prompt states (default: the service's clock).
+        """
+        started = time.perf_counter()
+        language = detect_language(question)
+        standalone = self._standalone(question, history) if history else question
+        retriever = retriever or self.live_index.retriever()
+        vector = question_vector if standalone == question else None
+        result = retriever.search(standalone, top_k, query_vector=vector)
+        retrieved = time.perf_counter()
+        answer = Answer(
+            id=new_answer_id(),
+            question=question,
+            answer="",
+            language=language,
+            sources=[],
+            created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            model="",
+            timings={"retrieve_ms": round((retrieved - started) * 1000, 1)},
+            standalone_question=standalone if standalone != question else None,
+            index_version=retriever.index.version,
+        )
+        if not result.relevant and not self.settings.allow_unsupported_answers:
+            answer.status = "no_answer"
+            answer.generated = False
+            answer.answer = NO_ANSWER[language]
+            answer.closest = to_sources(result.closest)
+            yield SourcesEvent([])
+            yield DoneEvent(self._finish(answer, started, retrieved))
+            return
+        day = today or self.today()
+        yield from self._generate(answer, standalone, retriever, result, day, started, retrieved)
+
+    def _generate(
+        self,
+        answer: Answer,
+        question: str,
+        retriever: Retriever,
+        result: RetrievalResult,
+        today: dt.date,
+        started: float,
+        retrieved: float,
+    ) -> Iterator[AnswerEvent]:
+        settings = self.settings
+        try:
+            llm = self.llm
+            budget = min(
+                settings.max_prompt_tokens,
+                llm.context_tokens - settings.llm_max_answer_tokens,
+            )
+            packed = pack_prompt(
+                question, answer.language, result.passages, llm.count_tokens, budget, today
+            )
+        except LLMError as exc:
+            yield from self._fallback_or_raise(answer, result.passages, exc, started, retrieved)
+            return
+        try:
+            self._check_reachable(llm)
+        except LLMError as exc:
+            yield from self._fallback_or_raise(answer, result.passages, exc, started, retrieved)
+            return
+        answer.sources = to_sources(packed.passages)
+        answer.model = f"{llm.name}:{llm.model}"
+        yield SourcesEvent(answer.sources)
+        pieces: list[str] = []
+        try:
+            for delta in llm.stream_chat(
+                packed.messages,
+                max_tokens=settings.llm_max_answer_tokens,
+                temperature=settings.llm_temperature,
+            ):
+                pieces.append(delta)
+                yield TokenEvent(delta)
+        except LLMError as exc:
+            if pieces or settings.fallback != "extractive":
+                raise
+            yield from self._fallback_or_raise(answer, packed.passages, exc, started, retrieved)
+            return
+        checked = check_citations(
+            "".join(pieces).strip(),
+            [p.chunk.search_text for p in packed.passages],
+            retriever.stored_vectors(packed.passages),
+            self.embedder.embed_passages,
+        )
+        answer.answer = checked.text
+        answer.corrections = checked.corrections
+        for source in answer.sources:
+            source.cited = source.n in checked.cited
+        if checked.corrections:
+            logger.info("Answer %s: %d citation correction(s)", answer.id, checked.corrections)
+        yield DoneEvent(self._finish(answer, started, retrieved))
+
+    def _fallback_or_raise(
+        self,
+        answer: Answer,
+        passages: Sequence[Passage],
+        error: LLMError,
+        started: float,
+        retrieved: float,
+    ) -> Iterator[AnswerEvent]:
+        if self.settings.fallback != "extractive":
+            raise error
+        logger.warning("LLM failed (%s); answering with extracted passages", error)
+        kept = list(passages[:3])
+        answer.sources = to_sources(kept)
+        for source in answer.sources:
+            source.cited = True
+        answer.status = "extractive"
+        answer.generated = False
+        answer.model = "extractive"
+        lines = [EXTRACTIVE_NOTICE[answer.language]]
+        lines += [f"\n> {strip_markers(p.chunk.text)} [{n}]" for n, p in enumerate(kept, 1)]
+        answer.answer = "\n".join(lines)
+        yield SourcesEvent(answer.sources)
+        yield DoneEvent(self._finish(answer, started, retrieved))
+
+    def _check_reachable(self, llm: LLMBackend) -> None:
+        """Fail before the first event when the backend is down, so callers can answer 503.
+
+        A success is remembered for a few seconds to keep the probe off the hot path.
+        """
+        now = time.monotonic()
+        if now - self._reachable_at < HEALTH_CACHE_S:
+            return
+        report = llm.health()
+        if not report["ok"]:
+            raise LLMError(
+                f"The {llm.name} LLM backend is unavailable: {report['detail']}", llm.name
+            )
+        self._reachable_at = now
+
+    def _standalone(self, question: str, history: Sequence[ChatMessage]) -> str:
+        """The follow-up rewritten with its conversation; on LLM failure, joined with it."""
+        try:
+            rewritten = self.llm.chat(
+                rewrite_messages(question, history), max_tokens=64, temperature=0.0
+            ).strip()
+        except LLMError as exc:
+            logger.warning("Could not rewrite follow-up question (%s); joining turns", exc)
+            rewritten = ""
+        rewritten = rewritten.splitlines()[0].strip() if rewritten else ""
+        if not rewritten or len(rewritten) > 4 * len(question) + 200:
+            last_user = next((m.content for m in reversed(history) if m.role == "user"), "")
+            return f"{last_user} {question}".strip()
+        return rewritten
+
+    @staticmethod
+    def _finish(answer: Answer, started: float, retrieved: float) -> Answer:
+        finished = time.perf_counter()
+        answer.timings["generate_ms"] = round((finished - retrieved) * 1000, 1)
+        answer.timings["total_ms"] = round((finished - started) * 1000, 1)
+        return answer

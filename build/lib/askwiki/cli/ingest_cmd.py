@@ -1,0 +1,82 @@
+"""``askwiki ingest``: build or update an index from wiki folders and files."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from askwiki.cli.common import IndexDirOption, IndexOption, JsonOption, build_settings
+from askwiki.cli.output import console, print_json, stage_progress
+from askwiki.embedding.embedder import load_embedder
+from askwiki.ingest.pipeline import IngestReport, run_ingest
+
+
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Wiki folders, files or JSONL page dumps.")],
+    index: IndexOption = None,
+    index_dir: IndexDirOption = None,
+    prune: Annotated[
+        bool | None,
+        typer.Option(
+            "--prune/--no-prune",
+            help="Delete pages gone from the given folders (default: on for folders).",
+        ),
+    ] = None,
+    rebuild: Annotated[
+        bool, typer.Option("--rebuild", help="Ignore the live version and build from scratch.")
+    ] = False,
+    url_base: Annotated[
+        str | None, typer.Option("--url-base", help="Base URL of the wiki, for links.")
+    ] = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Exit with 3 when any file was skipped.")
+    ] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Read the wiki, split it into passages, embed them and publish a new index version."""
+    settings = build_settings(index=index, index_dir=index_dir, url_base=url_base)
+    embedder = load_embedder(settings)
+    with stage_progress(not json_output) as progress:
+        report = run_ingest(
+            paths, settings, embedder, prune=prune, rebuild=rebuild, progress=progress
+        )
+    if json_output:
+        data = asdict(report)
+        data["chunks_per_second"] = round(report.chunks_per_second, 2)
+        print_json(data)
+    else:
+        _print_report(report)
+    if strict and report.skipped:
+        sys.exit(3)
+
+
+def _print_report(report: IngestReport) -> None:
+    table = Table(
+        title=f"Index '{report.index}' version {report.version or '(none)'}", show_header=False
+    )
+    for label, value in (
+        ("new documents", len(report.new)),
+        ("changed documents", len(report.changed)),
+        ("unchanged documents", report.unchanged),
+        ("deleted documents", len(report.deleted)),
+        ("skipped files", len(report.skipped)),
+        ("unsupported files", len(report.unsupported)),
+        ("documents in index", report.documents),
+        ("chunks in index", report.chunks),
+        ("chunks embedded", report.chunks_embedded),
+        ("chunks reused", report.chunks_reused),
+        ("seconds", f"{report.seconds:.2f}"),
+        ("chunks per second", f"{report.chunks_per_second:.1f}"),
+    ):
+        table.add_row(label, str(value))
+    console.print(table)
+    for item in report.skipped:
+        console.print(f"[yellow]skipped[/] {item.source}: {item.reason}", highlight=False)
+    if report.unsupported:
+        kinds = sorted({item.reason for item in report.unsupported})
+        console.print(f"[dim]ignored {len(report.unsupported)} files ({'; '.join(kinds)})[/]")

@@ -1,0 +1,65 @@
+"""Terminal output: logging setup, progress bars, tables. The only place that prints."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+console = Console()
+errors = Console(stderr=True)
+
+STAGE_LABELS = {"load": "Reading files", "embed": "Embedding chunks"}
+
+
+def configure_logging(level: str) -> None:
+    """Logs go to stderr; rich formatting on a terminal, plain lines in CI logs."""
+    handler: logging.Handler
+    if errors.is_terminal:
+        handler = RichHandler(console=errors, show_path=False, rich_tracebacks=False)
+        fmt = "%(message)s"
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+        fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    handler.setFormatter(logging.Formatter(fmt))
+    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+    for noisy in ("httpx", "sentence_transformers", "faiss", "urllib3", "bm25s"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+@contextlib.contextmanager
+def stage_progress(enabled: bool) -> Iterator[Any]:
+    """A callback ``(stage, done, total)`` drawing one bar per stage; silent off a terminal."""
+    if not enabled or not console.is_terminal:
+        yield None
+        return
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as bar:
+        tasks: dict[str, Any] = {}
+
+        def update(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(STAGE_LABELS.get(stage, stage), total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        yield update
+
+
+def print_json(data: Any) -> None:
+    console.print_json(json.dumps(data, ensure_ascii=False, default=str))
+
+
+def fail(message: str) -> None:
+    errors.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)

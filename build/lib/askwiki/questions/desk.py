@@ -1,0 +1,292 @@
+"""The front door of every ask, whatever the endpoint: the answer service with a memory.
+
+``QuestionDesk.stream`` has the same events as ``AnswerService.stream``. It takes one
+snapshot of the live index per ask and embeds the question once, and hands both to the
+service, so the cache key's index version is always the answer's. Before
+answering it looks for a cached answer (same meaning, same index version, same
+language); after answering it stores the answer and attaches "Others are asking". When
+the answer cannot be completed (LLM failure, missing index, the client going away) the
+ask is stored with status ``failed`` and the error, and the exception goes on to the caller.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Generator, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
+
+from askwiki.answering.service import AnswerService
+from askwiki.answering.types import (
+    Answer,
+    AnswerEvent,
+    DoneEvent,
+    RelatedQuestion,
+    Source,
+    SourcesEvent,
+    TokenEvent,
+    final_answer,
+    new_answer_id,
+)
+from askwiki.embedding.embedder import Embedder
+from askwiki.errors import AskwikiError
+from askwiki.live_index import LiveIndex
+from askwiki.llm.base import ChatMessage
+from askwiki.questions.store import QuestionRecord, QuestionStore, QuestionSummary, Vector
+from askwiki.questions.text import normalize_question, question_path
+from askwiki.text import detect_language
+
+logger = logging.getLogger(__name__)
+
+RELATED_SIMILAR = 4
+RELATED_RECENT = 2
+CLOSED_EARLY = "The stream was closed before the answer was complete"
+
+
+@dataclass
+class _Ask:
+    """What is known about one ask so far, enough to store it if it fails."""
+
+    question: str
+    asked_at: str
+    started: float
+    day: date
+    vector: Vector | None = None
+    index_version: str | None = None
+    sources: list[Source] = field(default_factory=list)
+    done: bool = False
+
+
+class QuestionDesk:
+    """Wraps an ``AnswerService`` with the answer cache and the question log.
+
+    ``today`` is read once per ask: the prompt states that date and the cache reuses only
+    answers given on it.
+    """
+
+    def __init__(
+        self,
+        service: AnswerService,
+        store: QuestionStore,
+        embedder: Embedder,
+        live_index: LiveIndex,
+        *,
+        today: Callable[[], date] = date.today,
+        cache_similarity: float,
+        base_url: str = "",
+        related_similar: int = RELATED_SIMILAR,
+        related_recent: int = RELATED_RECENT,
+    ) -> None:
+        self.service = service
+        self.store = store
+        self.embedder = embedder
+        self.live_index = live_index
+        self.today = today
+        self.cache_similarity = cache_similarity
+        self.base_url = base_url.rstrip("/")
+        self.related_similar = related_similar
+        self.related_recent = related_recent
+
+    @property
+    def embedding_model(self) -> str:
+        return self.embedder.name
+
+    def url(self, question_id: str, question: str) -> str:
+        """Link to a question's page; absolute when a public URL is configured."""
+        return self.base_url + question_path(question_id, question)
+
+    def ask(
+        self,
+        question: str,
+        history: Sequence[ChatMessage] = (),
+        top_k: int | None = None,
+        *,
+        fresh: bool = False,
+    ) -> Answer:
+        return final_answer(self.stream(question, history, top_k, fresh=fresh))
+
+    def stream(
+        self,
+        question: str,
+        history: Sequence[ChatMessage] = (),
+        top_k: int | None = None,
+        *,
+        fresh: bool = False,
+    ) -> Generator[AnswerEvent, None, None]:
+        """Events of one answer, cached or new; raises what the service raises, after logging."""
+        ask = _Ask(
+            question,
+            datetime.now(UTC).isoformat(timespec="seconds"),
+            time.perf_counter(),
+            self.today(),
+        )
+        events: Iterator[AnswerEvent] | None = None
+        try:
+            retriever = self.live_index.retriever()
+            ask.vector = self.embedder.embed_queries([question])[0]
+            ask.index_version = retriever.index.version
+            hit = None if fresh or history else self._cached(ask)
+            if hit is not None:
+                events = self._replay(hit, ask)
+            else:
+                events = self.service.stream(
+                    question,
+                    history,
+                    top_k,
+                    question_vector=ask.vector,
+                    retriever=retriever,
+                    today=ask.day,
+                )
+            for event in events:
+                if isinstance(event, SourcesEvent):
+                    ask.sources = list(event.sources)
+                elif isinstance(event, DoneEvent):
+                    event = DoneEvent(self._complete(event.answer, ask))
+                yield event
+        except GeneratorExit:
+            if not ask.done:
+                self._store_failure(ask, CLOSED_EARLY)
+            raise
+        except Exception as exc:
+            if not ask.done:
+                self._store_failure(ask, str(exc) or type(exc).__name__)
+            raise
+        finally:
+            close = getattr(events, "close", None)
+            if close is not None:
+                close()
+
+    def related_to(self, record: QuestionRecord) -> list[RelatedQuestion]:
+        """The "Others are asking" list of a stored question."""
+        exclude = {record.id, *([record.answer.cached_from] if record.answer.cached_from else [])}
+        return self._related(record.embedding, exclude, record.normalized)
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _cached(self, ask: _Ask) -> QuestionRecord | None:
+        if ask.index_version is None:
+            return None
+        hit = self.store.find_cached(
+            normalize_question(ask.question),
+            ask.vector,
+            self.embedding_model,
+            ask.index_version,
+            self.cache_similarity,
+            # The prompt states the date ("when is the next meetup?"): only today's answers.
+            asked_between=_day_in_utc(ask.day),
+        )
+        # A near-duplicate in the other language would get an answer it cannot read.
+        if hit is not None and hit.answer.language != detect_language(ask.question):
+            return None
+        return hit
+
+    def _replay(self, hit: QuestionRecord, ask: _Ask) -> Iterator[AnswerEvent]:
+        elapsed = round((time.perf_counter() - ask.started) * 1000, 1)
+        original = hit.answer
+        answer = replace(
+            original,
+            id=new_answer_id(),
+            question=ask.question,
+            sources=[replace(s, chunk_ids=list(s.chunk_ids)) for s in original.sources],
+            timings={"lookup_ms": elapsed, "total_ms": elapsed},
+            standalone_question=None,
+            cached=True,
+            cached_from=original.id,
+            related=[],
+        )
+        logger.info("Answer %s served from the cache of %s", answer.id, original.id)
+        yield SourcesEvent(answer.sources)
+        yield TokenEvent(answer.answer)
+        yield DoneEvent(answer)
+
+    def _complete(self, answer: Answer, ask: _Ask) -> Answer:
+        vector = ask.vector
+        if answer.standalone_question:
+            vector = self.embedder.embed_queries([answer.standalone_question])[0]
+        try:
+            self.store.save(
+                answer,
+                asked_at=ask.asked_at,
+                embedding=vector,
+                embedding_model=self.embedding_model,
+            )
+        except AskwikiError as exc:
+            # Losing the log entry is better than losing the reader's answer.
+            logger.error("Answer %s not logged: %s", answer.id, exc)
+        exclude = {answer.id, *([answer.cached_from] if answer.cached_from else [])}
+        answer.related = self._related(vector, exclude, normalize_question(answer.question))
+        ask.done = True
+        return answer
+
+    def _store_failure(self, ask: _Ask, error: str) -> None:
+        elapsed = round((time.perf_counter() - ask.started) * 1000, 1)
+        failed = Answer(
+            id=new_answer_id(),
+            question=ask.question,
+            answer="",
+            language=detect_language(ask.question),
+            sources=ask.sources,
+            created_at=ask.asked_at,
+            model="",
+            timings={"total_ms": elapsed},
+            status="failed",
+            generated=False,
+            index_version=ask.index_version,
+        )
+        try:
+            self.store.save(
+                failed,
+                asked_at=ask.asked_at,
+                embedding=ask.vector,
+                embedding_model=self.embedding_model,
+                error=error,
+            )
+            logger.warning("Answer %s failed and was logged as failed: %s", failed.id, error)
+        except AskwikiError as exc:
+            logger.error("Failed answer to %r not logged: %s", ask.question, exc)
+
+    def _related(
+        self, vector: Vector | None, exclude: set[str], normalized: str
+    ) -> list[RelatedQuestion]:
+        wanted = self.related_similar + self.related_recent
+        try:
+            similar = (
+                self.store.similar(vector, self.embedding_model, exclude, wanted)
+                if vector is not None
+                else []
+            )
+            recent = self.store.recent(wanted, exclude)
+        except AskwikiError as exc:
+            logger.error("No related questions: %s", exc)
+            return []
+        seen = {normalized}
+        chosen: list[QuestionSummary] = []
+        for summary, cap in [(s, self.related_similar) for s in similar] + [
+            (s, wanted) for s in recent
+        ]:
+            key = normalize_question(summary.question)
+            if key in seen or len(chosen) >= cap:
+                continue
+            seen.add(key)
+            chosen.append(summary)
+        return [
+            RelatedQuestion(
+                id=s.id,
+                question=s.question,
+                asked_at=s.asked_at,
+                answer_snippet=s.answer_snippet,
+                url=self.url(s.id, s.question),
+            )
+            for s in chosen
+        ]
+
+
+def _day_in_utc(day: date) -> tuple[str, str]:
+    """Local midnight to midnight of ``day`` as ISO UTC times, the format ``asked_at`` uses."""
+    start = datetime.combine(day, datetime.min.time()).astimezone()
+    end = datetime.combine(day + timedelta(days=1), datetime.min.time()).astimezone()
+    return (
+        start.astimezone(UTC).isoformat(timespec="seconds"),
+        end.astimezone(UTC).isoformat(timespec="seconds"),
+    )

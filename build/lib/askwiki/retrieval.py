@@ -1,0 +1,277 @@
+"""Hybrid retrieval: FAISS dense leg + BM25 keyword leg, fused by reciprocal rank."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from askwiki.documents import Chunk
+from askwiki.embedding.embedder import Embedder
+from askwiki.settings import Settings
+from askwiki.store.dense import search_dense
+from askwiki.store.index import WikiIndex
+from askwiki.text import keyword_tokens
+
+logger = logging.getLogger(__name__)
+
+# Shorter shared edges are coincidence ("." then "."), not the splitter's overlap.
+MIN_OVERLAP_CHARS = 8
+# Pages offered when nothing passes the floor: of the 45 GitLab Handbook questions the floor
+# refuses, 40 have the answer's page among these (bench/answers.py --retrieval-only).
+CLOSEST_PAGES = 3
+
+
+@dataclass(frozen=True)
+class RetrievalOptions:
+    """Knobs of one search; defaults come from ``Settings``."""
+
+    top_k: int = 5
+    candidates: int = 40
+    rrf_k: int = 60
+    dense_weight: float = 1.0
+    bm25_weight: float = 1.0
+    min_dense_score: float = 0.89
+    keyword_weight: float = 0.25
+    min_hybrid_score: float = 0.97
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved passage (one chunk, or neighbouring chunks of a section merged).
+
+    ``row_id`` is the first chunk's row; ``row_ids`` and ``chunk_ids`` list every chunk.
+    """
+
+    chunk: Chunk
+    row_id: int
+    score: float
+    dense_score: float
+    bm25_score: float | None
+    chunk_ids: tuple[str, ...]
+    row_ids: tuple[int, ...]
+
+    @property
+    def id(self) -> str:
+        return self.chunk.chunk_id
+
+
+@dataclass
+class RetrievalResult:
+    """Passages best first, and whether any passed the relevance floor.
+
+    ``closest`` is only filled when none did: the best candidate of each of the first
+    ``CLOSEST_PAGES`` pages, for readers to look at themselves (never for the LLM).
+    """
+
+    query: str
+    passages: list[Passage]
+    relevant: bool
+    best_dense_score: float
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    closest: list[Passage] = field(default_factory=list)
+
+
+def retrieval_options(settings: Settings) -> RetrievalOptions:
+    return RetrievalOptions(
+        top_k=settings.top_k,
+        candidates=settings.candidates,
+        rrf_k=settings.rrf_k,
+        dense_weight=settings.dense_weight,
+        bm25_weight=settings.bm25_weight,
+        min_dense_score=settings.min_dense_score,
+        keyword_weight=settings.keyword_weight,
+        min_hybrid_score=settings.min_hybrid_score,
+    )
+
+
+class Reranker(Protocol):
+    """An optional second stage; none ships offline, so the default is to skip it."""
+
+    def rerank(self, query: str, passages: list[Passage]) -> list[Passage]: ...
+
+
+class Retriever:
+    """Searches one loaded index version; cheap to create, safe to share across threads."""
+
+    def __init__(
+        self,
+        index: WikiIndex,
+        embedder: Embedder,
+        options: RetrievalOptions,
+        reranker: Reranker | None = None,
+    ) -> None:
+        self.index = index
+        self.embedder = embedder
+        self.options = options
+        self.reranker = reranker
+
+    def search(
+        self, query: str, top_k: int | None = None, query_vector: np.ndarray | None = None
+    ) -> RetrievalResult:
+        """Best ``top_k`` passages for ``query``; irrelevant ones are filtered out.
+
+        ``query_vector`` is the query already embedded by the caller (the answer cache
+        embeds every question first), so it is not encoded twice.
+        """
+        opts = self.options
+        k = top_k or opts.top_k
+        started = time.perf_counter()
+        vector = self.embedder.embed_queries([query])[0] if query_vector is None else query_vector
+        query_keywords = set(keyword_tokens(query))
+        embedded = time.perf_counter()
+        candidates = self.candidates(query, vector, max(k * 3, k))
+        searched = time.perf_counter()
+        best = max((p.dense_score for p in candidates), default=0.0)
+        passages = [p for p in candidates if self._relevant(p, query_keywords)]
+        closest = [] if passages else best_per_page(candidates)[:CLOSEST_PAGES]
+        if self.reranker is not None and passages:
+            passages = self.reranker.rerank(query, passages)
+        passages = merge_neighbours(passages)[:k]
+        finished = time.perf_counter()
+        return RetrievalResult(
+            query=query,
+            passages=passages,
+            relevant=bool(passages),
+            best_dense_score=best,
+            timings_ms={
+                "embed_ms": (embedded - started) * 1000,
+                "search_ms": (searched - embedded) * 1000,
+                "total_ms": (finished - started) * 1000,
+            },
+            closest=closest,
+        )
+
+    def candidates(self, query: str, vector: np.ndarray, limit: int) -> list[Passage]:
+        """The ``limit`` best chunks by fused rank, before the relevance floor and merging."""
+        opts = self.options
+        dense = search_dense(self.index.dense, vector, opts.candidates)
+        keyword = self.index.keyword.search(query, opts.candidates)
+        fused: dict[int, float] = {}
+        for weight, ranking in ((opts.dense_weight, dense), (opts.bm25_weight, keyword)):
+            for rank, (row_id, _) in enumerate(ranking, start=1):
+                fused[row_id] = fused.get(row_id, 0.0) + weight / (opts.rrf_k + rank)
+        dense_scores = dict(dense)
+        bm25_scores = dict(keyword)
+        ranked = sorted(fused, key=lambda r: fused[r], reverse=True)[:limit]
+        for row_id in ranked:
+            if row_id not in dense_scores:
+                stored = np.asarray(self.index.dense.reconstruct(row_id), dtype=np.float32)
+                dense_scores[row_id] = float(stored @ vector)
+        stored_chunks = self.index.docstore.chunks_by_rows(ranked)
+        return [
+            Passage(
+                chunk=stored_chunks[r].chunk,
+                row_id=r,
+                score=fused[r],
+                dense_score=dense_scores[r],
+                bm25_score=bm25_scores.get(r),
+                chunk_ids=(stored_chunks[r].chunk.chunk_id,),
+                row_ids=(r,),
+            )
+            for r in ranked
+            if r in stored_chunks
+        ]
+
+    def stored_vectors(self, passages: Sequence[Passage]) -> list[npt.NDArray[np.float32]]:
+        """Each passage's chunk vectors as indexed, shape (chunks, dim): nothing re-embedded."""
+        dense = self.index.dense
+        return [
+            np.vstack([dense.reconstruct(row_id) for row_id in p.row_ids]).astype(np.float32)
+            for p in passages
+        ]
+
+    def _relevant(self, passage: Passage, query_keywords: set[str]) -> bool:
+        """The relevance floor: similar enough alone, or similar and on-topic in words.
+
+        Cosine alone cannot tell an off-topic question from a real one: multilingual-e5
+        scores Chinese pairs ~0.05 higher than English ones, so an unrelated Chinese
+        Wikipedia question reaches 0.86-0.88 against another Chinese corpus while a real
+        English question's best page can sit at 0.83. Keyword coverage separates them;
+        ``bench/floor.py`` measures the trade and chose the defaults.
+        """
+        opts = self.options
+        if passage.dense_score >= opts.min_dense_score:
+            return True  # skips the keyword tokenizing below
+        return passes_floor(opts, passage.dense_score, keyword_coverage(query_keywords, passage))
+
+
+def passes_floor(opts: RetrievalOptions, dense_score: float, coverage: float) -> bool:
+    """The relevance floor on a passage's cosine and its keyword coverage (0-1)."""
+    if dense_score >= opts.min_dense_score:
+        return True
+    return dense_score + opts.keyword_weight * coverage >= opts.min_hybrid_score
+
+
+def keyword_coverage(query_keywords: set[str], passage: Passage) -> float:
+    """Share of the question's keywords that occur in the passage (0 without keywords)."""
+    if not query_keywords:
+        return 0.0
+    found = query_keywords & set(keyword_tokens(passage.chunk.search_text))
+    return len(found) / len(query_keywords)
+
+
+def best_per_page(passages: list[Passage]) -> list[Passage]:
+    """The first passage of each document, in the given order."""
+    seen: set[str] = set()
+    firsts: list[Passage] = []
+    for passage in passages:
+        if passage.chunk.doc_id not in seen:
+            seen.add(passage.chunk.doc_id)
+            firsts.append(passage)
+    return firsts
+
+
+def merge_neighbours(passages: list[Passage]) -> list[Passage]:
+    """Join passages that are consecutive chunks of the same section into one.
+
+    The merged passage keeps the better rank, the first chunk's id and every chunk id.
+    """
+    merged: list[Passage] = []
+    for passage in passages:
+        for i, kept in enumerate(merged):
+            joined = _join_if_adjacent(kept, passage)
+            if joined is not None:
+                merged[i] = joined
+                break
+        else:
+            merged.append(passage)
+    return merged
+
+
+def _join_if_adjacent(a: Passage, b: Passage) -> Passage | None:
+    if a.chunk.doc_id != b.chunk.doc_id or a.chunk.section != b.chunk.section:
+        return None
+    first, second = (a, b) if a.chunk.position < b.chunk.position else (b, a)
+    span = first.chunk.position + len(first.chunk_ids)
+    if second.chunk.position != span:
+        return None
+    text = _append_without_overlap(first.chunk.text, second.chunk.text)
+    chunk = replace(
+        first.chunk,
+        text=text,
+        token_count=first.chunk.token_count + second.chunk.token_count,
+    )
+    return Passage(
+        chunk=chunk,
+        row_id=first.row_id,
+        score=max(a.score, b.score),
+        dense_score=max(a.dense_score, b.dense_score),
+        bm25_score=max((s for s in (a.bm25_score, b.bm25_score) if s is not None), default=None),
+        chunk_ids=first.chunk_ids + second.chunk_ids,
+        row_ids=first.row_ids + second.row_ids,
+    )
+
+
+def _append_without_overlap(left: str, right: str) -> str:
+    """Chunks share their overlap sentences; do not repeat them when joining."""
+    for size in range(min(len(left), len(right)), MIN_OVERLAP_CHARS - 1, -1):
+        if left.endswith(right[:size]):
+            return left + right[size:]
+    separator = "" if left and right and ord(left[-1]) > 0x2E80 else " "
+    return left + separator + right

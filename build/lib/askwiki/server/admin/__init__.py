@@ -1,0 +1,1 @@
+"""The admin API: routes, their schemas, the job runner, upload spooling."""

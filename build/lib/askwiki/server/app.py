@@ -1,0 +1,108 @@
+"""``create_app(settings)``: the FastAPI application and its lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from askwiki.answering.service import AnswerService
+from askwiki.embedding.embedder import Embedder, load_embedder
+from askwiki.errors import AskwikiError
+from askwiki.live_index import LiveIndex
+from askwiki.llm.base import LLMBackend
+from askwiki.questions import QuestionDesk, open_question_store
+from askwiki.retrieval import retrieval_options
+from askwiki.server.admin import routes as admin
+from askwiki.server.cors import install_cors
+from askwiki.server.errors import install_error_handlers
+from askwiki.server.limits import install_body_limit
+from askwiki.server.ratelimit import install_rate_limit
+from askwiki.server.routes import (
+    ask,
+    health,
+    openai_compat,
+    pages,
+    questions,
+    search,
+    widget,
+)
+from askwiki.settings import Settings
+
+logger = logging.getLogger(__name__)
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+def default_llm_factory(settings: Settings) -> Callable[[], LLMBackend]:
+    def create() -> LLMBackend:
+        from askwiki.llm.factory import create_backend
+
+        return create_backend(settings)
+
+    return create
+
+
+def create_app(
+    settings: Settings,
+    *,
+    embedder: Embedder | None = None,
+    llm_factory: Callable[[], LLMBackend] | None = None,
+) -> FastAPI:
+    """Build the app; tests inject a fake embedder or LLM, production loads the real ones."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        model = embedder or load_embedder(settings)
+        live = LiveIndex(settings.index_path, model, retrieval_options(settings))
+        try:
+            live.load()
+        except AskwikiError as exc:
+            # Serve anyway: /api/ready says why, and the poller picks up a first ingest.
+            live.last_error = str(exc)
+            logger.error("%s", exc)
+        live.start_polling(settings.index_poll_s)
+        app.state.settings = settings
+        app.state.embedder = model
+        app.state.live_index = live
+        app.state.service = AnswerService(
+            settings, live, model, llm_factory or default_llm_factory(settings)
+        )
+        app.state.questions = open_question_store(settings)
+        # Every endpoint that answers goes through the desk: cache, log, related.
+        app.state.answers = QuestionDesk(
+            app.state.service,
+            app.state.questions,
+            model,
+            live,
+            cache_similarity=settings.cache_similarity,
+            base_url=settings.public_url or "",
+        )
+        app.state.admin = admin.start_admin(settings, model, live)
+        try:
+            yield
+        finally:
+            admin.stop_admin(app.state.admin)
+            live.stop()
+            app.state.service.close()
+            app.state.questions.close()
+
+    app = FastAPI(
+        title="askwiki",
+        version="0.1.0",
+        summary="Answers questions from a wiki with numbered, verified citations.",
+        lifespan=lifespan,
+    )
+    # Innermost first: body limit, then rate limit, then CORS wrapping both (429s and
+    # 413s carry CORS headers; an over-budget client is refused before its body is read).
+    install_body_limit(app, settings)
+    install_rate_limit(app, settings)
+    install_cors(app, settings)
+    install_error_handlers(app)
+    for module in (ask, search, openai_compat, health, widget, questions, pages, admin):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app

@@ -1,0 +1,250 @@
+"""Per-IP and per-session rate limits on the public ask endpoints (in memory, one process).
+
+A sliding-window log per key: at most ``limit`` requests in any ``window_s`` seconds, so
+"30 per minute" means exactly that, and ``Retry-After`` says when the oldest request in
+the window expires. Keys idle for a whole window are evicted, and the number of keys is
+capped, so memory stays bounded whatever the traffic.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+import threading
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from askwiki.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+SESSION_HEADER = b"x-askwiki-session"
+_SESSION_ID = re.compile(rb"^[A-Za-z0-9_-]{8,64}$")
+# Retrieval only (no LLM) is cheap, so search gets a larger budget than asking.
+SEARCH_BUDGET_FACTOR = 4
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A named limit: ``limit`` requests per ``window_s`` seconds for each key."""
+
+    name: str
+    limit: int
+    window_s: float = 60.0
+
+
+@dataclass(frozen=True)
+class RouteLimit:
+    """The budgets of one endpoint: per client IP, and optionally per widget session."""
+
+    ip: Budget | None
+    session: Budget | None = None
+
+
+@dataclass
+class _Window:
+    window_s: float
+    hits: deque[float] = field(default_factory=deque)
+    last_seen: float = 0.0
+
+
+class RateLimiter:
+    """Sliding-window counters for several budgets under one lock (thread-safe)."""
+
+    def __init__(self, max_keys: int = 20_000, clock: Callable[[], float] = time.monotonic):
+        self.max_keys = max_keys
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._warned = False
+        # Ordered by last use, so idle keys are at the front.
+        self._windows: OrderedDict[tuple[str, str], _Window] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._windows)
+
+    def acquire(self, hits: Sequence[tuple[Budget, str]]) -> float:
+        """Count one request against every ``(budget, key)`` if all allow it.
+
+        Returns 0 when the request may proceed, else the seconds until it would be allowed
+        (nothing is counted then, so a rejected request does not extend the wait).
+        """
+        with self._lock:
+            now = self._clock()
+            self._evict_idle(now)
+            windows = [(budget, self._window(budget, key, now)) for budget, key in hits]
+            wait = 0.0
+            for budget, window in windows:
+                while window.hits and window.hits[0] <= now - budget.window_s:
+                    window.hits.popleft()
+                if len(window.hits) >= budget.limit:
+                    wait = max(wait, window.hits[0] + budget.window_s - now)
+            if wait > 0:
+                return wait
+            for _, window in windows:
+                window.hits.append(now)
+            return 0.0
+
+    def _window(self, budget: Budget, key: str, now: float) -> _Window:
+        ident = (budget.name, key)
+        window = self._windows.get(ident)
+        if window is None:
+            window = self._windows[ident] = _Window(budget.window_s)
+            if len(self._windows) > self.max_keys:
+                # Over the cap even after evicting idle keys: drop the least recently used.
+                self._windows.popitem(last=False)
+                if not self._warned:
+                    self._warned = True
+                    logger.warning(
+                        "Rate limiter is full (%d keys); dropping the oldest", self.max_keys
+                    )
+        else:
+            self._windows.move_to_end(ident)
+        window.last_seen = now
+        return window
+
+    def _evict_idle(self, now: float) -> None:
+        while self._windows:
+            ident, window = next(iter(self._windows.items()))
+            if now - window.last_seen < window.window_s:
+                return
+            del self._windows[ident]
+
+
+def client_ip(scope: Scope, trusted_hops: int) -> str:
+    """The peer address, or with ``trusted_hops`` proxies in front, the address they saw."""
+    peer = scope.get("client")
+    address = peer[0] if peer else "unknown"
+    if trusted_hops <= 0:
+        return str(address)
+    forwarded = [
+        value.decode("latin-1")
+        for name, value in scope.get("headers", [])
+        if name == b"x-forwarded-for"
+    ]
+    chain = [part.strip() for part in ",".join(forwarded).split(",") if part.strip()]
+    if not chain:
+        return str(address)
+    # Each trusted proxy appends the address it received from; entries further left can be forged.
+    return chain[-min(trusted_hops, len(chain))]
+
+
+def _session(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", []):
+        if name == SESSION_HEADER:
+            return value.decode("ascii") if _SESSION_ID.match(value) else None
+    return None
+
+
+class RateLimitMiddleware:
+    """ASGI middleware answering 429 with ``Retry-After`` when a client is over its budget.
+
+    Pure ASGI (not ``BaseHTTPMiddleware``) so streamed answers pass through untouched.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        routes: dict[tuple[str, str], RouteLimit],
+        trusted_hops: int = 0,
+        limiter: RateLimiter | None = None,
+    ) -> None:
+        self.app = app
+        self.routes = routes
+        self.trusted_hops = trusted_hops
+        self.limiter = limiter or RateLimiter()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        route = (
+            self.routes.get((scope["method"], scope["path"])) if scope["type"] == "http" else None
+        )
+        if route is None:
+            await self.app(scope, receive, send)
+            return
+        ip = client_ip(scope, self.trusted_hops)
+        hits: list[tuple[Budget, str]] = []
+        if route.ip is not None:
+            hits.append((route.ip, ip))
+        session = _session(scope) if route.session is not None else None
+        if session and route.session is not None:
+            hits.append((route.session, session))
+        wait = self.limiter.acquire(hits)
+        if wait <= 0:
+            await self.app(scope, receive, send)
+            return
+        retry_after = max(1, math.ceil(wait))
+        logger.info(
+            "Rate limited %s %s from %s: retry in %d s",
+            scope["method"],
+            scope["path"],
+            ip,
+            retry_after,
+        )
+        await _too_many(send, retry_after, wants_html=_accepts_html(scope))
+
+
+def _accepts_html(scope: Scope) -> bool:
+    """A browser navigation (the HTML ask form or an ``/ask?q=`` link), not an API client."""
+    accept = next((v for k, v in scope.get("headers", []) if k == b"accept"), b"")
+    return b"text/html" in accept
+
+
+async def _too_many(send: Send, retry_after: int, *, wants_html: bool = False) -> None:
+    detail = f"Too many questions; retry in {retry_after} s."
+    if wants_html:
+        body = (
+            '<!doctype html><meta charset="utf-8"><title>429 Too many questions</title>'
+            f"<p>{detail}</p><p>提问太频繁，请 {retry_after} 秒后重试。</p>"
+        ).encode()
+        content_type = b"text/html; charset=utf-8"
+    else:
+        payload = {"error": "rate_limited", "detail": detail, "retry_after": retry_after}
+        body = json.dumps(payload).encode()
+        content_type = b"application/json"
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 429,
+            "headers": [
+                (b"content-type", content_type),
+                (b"content-length", str(len(body)).encode()),
+                (b"retry-after", str(retry_after).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def install_rate_limit(app: FastAPI, settings: Settings) -> None:
+    """Add the limiter for the public ask endpoints; a budget of 0 turns that limit off.
+
+    Add it before the CORS middleware so CORS wraps it and 429s carry CORS headers.
+    """
+    per_ip = settings.rate_limit_per_minute
+    # getattr: these two settings are proposed for askwiki.settings and may not exist yet.
+    per_session = settings.session_rate_limit_per_minute
+    trusted_hops = settings.trusted_proxy_hops
+    if per_ip <= 0 and per_session <= 0:
+        logger.info("Rate limiting is off (ASKWIKI_RATE_LIMIT_PER_MINUTE=0)")
+        return
+    ask = RouteLimit(
+        Budget("ip-ask", per_ip) if per_ip > 0 else None,
+        Budget("session-ask", per_session) if per_session > 0 else None,
+    )
+    search = RouteLimit(Budget("ip-search", per_ip * SEARCH_BUDGET_FACTOR) if per_ip > 0 else None)
+    # Every endpoint that can start an LLM answer shares the ask budget.
+    routes = {
+        ("POST", "/api/ask"): ask,
+        ("POST", "/v1/chat/completions"): ask,
+        ("POST", "/ask"): ask,  # the HTML ask form
+        ("GET", "/ask"): ask,  # /ask?q=... links
+        ("GET", "/api/search"): search,
+    }
+    app.add_middleware(RateLimitMiddleware, routes=routes, trusted_hops=trusted_hops)

@@ -1,0 +1,119 @@
+"""The question log over HTTP: past questions, stored answers, feedback and knowledge gaps."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from askwiki.questions import QuestionRecord, QuestionSummary, find_gaps
+from askwiki.questions.gaps import GAP_SIMILARITY
+from askwiki.server.deps import AnswersDep, QuestionsDep
+from askwiki.server.routes.ask import answer_json
+from askwiki.server.schemas import (
+    ErrorOut,
+    FeedbackIn,
+    GapOut,
+    GapsOut,
+    NearestPageOut,
+    QuestionListOut,
+    QuestionSummaryOut,
+    StoredAnswerOut,
+    VotesOut,
+)
+
+logger = logging.getLogger(__name__)
+router = APIRouter(tags=["questions"])
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorOut, "description": "No stored question with this id"}
+}
+
+
+def summary_out(summary: QuestionSummary, answers: AnswersDep) -> QuestionSummaryOut:
+    return QuestionSummaryOut(
+        id=summary.id,
+        question=summary.question,
+        asked_at=summary.asked_at,
+        answer_snippet=summary.answer_snippet,
+        status=summary.status,
+        language=summary.language,
+        asks=summary.asks,
+        url=answers.url(summary.id, summary.question),
+    )
+
+
+def stored_answer_json(record: QuestionRecord, answers: AnswersDep) -> dict[str, object]:
+    """A stored answer: the ``/api/ask`` object plus what only the log knows."""
+    record.answer.related = answers.related_to(record)
+    extra = {
+        "asked_at": record.asked_at,
+        "url": answers.url(record.id, record.answer.question),
+        "error": record.error,
+        "up": record.up,
+        "down": record.down,
+    }
+    return StoredAnswerOut.model_validate({**answer_json(record.answer), **extra}).model_dump(
+        mode="json"
+    )
+
+
+@router.get("/api/questions", response_model=QuestionListOut)
+def list_questions(
+    answers: AnswersDep,
+    store: QuestionsDep,
+    q: Annotated[str, Query(max_length=200, description="Text to look for.")] = "",
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    # Bounded: SQLite integers are 64-bit, a larger offset was a 500 (found by fuzzing).
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> QuestionListOut:
+    """Past questions (one entry per distinct question), newest first; `q` searches them."""
+    items, total = store.search(q, limit, offset)
+    return QuestionListOut(
+        total=total,
+        limit=limit,
+        offset=offset,
+        items=[summary_out(item, answers) for item in items],
+    )
+
+
+@router.get("/api/questions/{question_id}", response_model=StoredAnswerOut, responses=NOT_FOUND)
+def get_question(question_id: str, answers: AnswersDep, store: QuestionsDep) -> object:
+    """A stored answer with its sources, votes, page URL and related questions."""
+    return stored_answer_json(store.get(question_id), answers)
+
+
+@router.post("/api/questions/{question_id}/feedback", response_model=VotesOut, responses=NOT_FOUND)
+def add_feedback(question_id: str, feedback: FeedbackIn, store: QuestionsDep) -> VotesOut:
+    """Vote an answer up or down, with an optional comment; returns the new totals."""
+    comment = (feedback.comment or "").strip() or None
+    votes = store.add_feedback(question_id, feedback.vote, comment)
+    logger.info("Feedback %s on %s", feedback.vote, question_id)
+    return VotesOut(id=question_id, up=votes.up, down=votes.down)
+
+
+@router.get("/api/gaps", response_model=GapsOut)
+def gaps(
+    answers: AnswersDep,
+    store: QuestionsDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    min_similarity: Annotated[float, Query(ge=0, le=1)] = GAP_SIMILARITY,
+) -> GapsOut:
+    """Knowledge gaps: questions the wiki could not answer (no relevant page, or voted
+    down), grouped by similarity, biggest groups first: what editors should write next."""
+    found = find_gaps(store, min_similarity=min_similarity, limit=limit)
+    return GapsOut(
+        gaps=[
+            GapOut(
+                question=gap.question,
+                count=gap.count,
+                no_answer=gap.no_answer,
+                downvoted=gap.downvoted,
+                last_asked=gap.last_asked,
+                examples=[summary_out(s, answers) for s in gap.examples],
+                nearest_page=NearestPageOut(**asdict(gap.nearest)) if gap.nearest else None,
+            )
+            for gap in found
+        ]
+    )

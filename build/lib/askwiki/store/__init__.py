@@ -1,0 +1,1 @@
+"""The on-disk index: versions, manifest, SQLite docstore, FAISS dense leg, BM25 keyword leg."""
