@@ -56,7 +56,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        model = embedder or load_embedder(settings)
+        model = embedder or load_embedder(settings, defer=False)
         live = LiveIndex(settings.index_path, model, retrieval_options(settings))
         try:
             live.load()

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from askwiki.embedding.deferred import DeferredModel, read_folder_config
 from askwiki.errors import ModelError
 from askwiki.settings import DEFAULT_EMBEDDING_MODEL, Settings
 from askwiki.store.manifest import EmbeddingInfo
@@ -109,22 +110,36 @@ def resolve_model_path(settings: Settings) -> str:
     return settings.embedding_model
 
 
-def load_embedder(settings: Settings) -> Embedder:
-    """Load the configured sentence-transformers model; offline unless told otherwise."""
+def load_embedder(settings: Settings, *, defer: bool = True) -> Embedder:
+    """The configured sentence-transformers model; offline unless told otherwise.
+
+    With ``defer``, a plain local folder (the default model is one) is read without its
+    weights: they load on the first text to embed, so work that embeds nothing (an
+    unchanged re-ingest) never pays for them. A server loads at start (``defer=False``).
+    """
     if settings.hf_offline:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     path = resolve_model_path(settings)
+    config = read_folder_config(Path(path))
+
+    def load() -> Any:
+        return _load_sentence_transformer(path, settings.hf_offline)
+
+    model: Any = DeferredModel(Path(path), config, load) if defer and config is not None else load()
+    logger.info("Embedding model %s from %s", settings.embedding_model, path)
+    return Embedder(settings.embedding_model, model, settings.embedding_batch_size)
+
+
+def _load_sentence_transformer(path: str, offline: bool) -> Any:
     try:
         from sentence_transformers import SentenceTransformer
 
-        model = SentenceTransformer(path, device="cpu")
+        return SentenceTransformer(path, device="cpu")
     except Exception as exc:
         hint = (
             "set ASKWIKI_HF_OFFLINE=false to allow a download"
-            if settings.hf_offline and not Path(path).exists()
+            if offline and not Path(path).exists()
             else "check that the folder holds a sentence-transformers model"
         )
         raise ModelError(f"Cannot load embedding model {path!r}: {exc}; {hint}") from exc
-    logger.info("Loaded embedding model %s from %s", settings.embedding_model, path)
-    return Embedder(settings.embedding_model, model, settings.embedding_batch_size)

