@@ -13,14 +13,7 @@ import httpx
 
 from askwiki.errors import ConfigError
 from askwiki.llm.base import LLMBackend
-from askwiki.llm.embedded import EmbeddedBackend
-from askwiki.llm.ollama_backend import (
-    OllamaBackend,
-    list_model_names,
-    model_is_listed,
-    ollama_base_url,
-)
-from askwiki.llm.openai_compat import OpenAICompatBackend
+from askwiki.llm.ollama_names import list_model_names, model_is_listed, ollama_base_url
 from askwiki.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -50,7 +43,8 @@ def probe_ollama(
 def create_backend(settings: Settings) -> LLMBackend:
     """The backend named by ``settings.llm_backend``; ``auto`` probes Ollama first.
 
-    Nothing is loaded here: the embedded model loads on first use (or ``load()``).
+    Nothing is loaded here: the embedded model loads on first use (or ``load()``). Only the
+    chosen backend's client library is imported (openai's alone takes seconds to import).
     """
     choice = settings.llm_backend
     if choice == "ollama":
@@ -59,17 +53,19 @@ def create_backend(settings: Settings) -> LLMBackend:
             settings.ollama_host,
             settings.ollama_model,
         )
-        return OllamaBackend.from_settings(settings)
+        return _ollama(settings)
     if choice == "openai":
         logger.info(
             "LLM backend: OpenAI-compatible server at %s, model %s (configured)",
             settings.openai_base_url,
             settings.openai_model,
         )
+        from askwiki.llm.openai_compat import OpenAICompatBackend
+
         return OpenAICompatBackend.from_settings(settings)
     if choice == "embedded":
         logger.info("LLM backend: embedded llama.cpp (configured)")
-        return EmbeddedBackend.from_settings(settings)
+        return _embedded(settings)
     if choice != "auto":
         raise ConfigError(
             f"ASKWIKI_LLM_BACKEND={choice!r} is not one of auto, ollama, openai, embedded"
@@ -82,6 +78,18 @@ def create_backend(settings: Settings) -> LLMBackend:
     usable, why = probe_ollama(settings.ollama_host, settings.ollama_model)
     if usable:
         logger.info("LLM backend: ollama (auto: %s)", why)
-        return OllamaBackend.from_settings(settings)
+        return _ollama(settings)
     logger.info("LLM backend: embedded llama.cpp (auto: %s)", why)
+    return _embedded(settings)
+
+
+def _ollama(settings: Settings) -> LLMBackend:
+    from askwiki.llm.ollama_backend import OllamaBackend
+
+    return OllamaBackend.from_settings(settings)
+
+
+def _embedded(settings: Settings) -> LLMBackend:
+    from askwiki.llm.embedded import EmbeddedBackend
+
     return EmbeddedBackend.from_settings(settings)

@@ -11,7 +11,6 @@ import logging
 import math
 from collections.abc import Iterator, Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import ollama
@@ -24,6 +23,7 @@ from askwiki.llm.base import (
     HealthReport,
     http_timeout,
 )
+from askwiki.llm.ollama_names import list_model_names, model_is_listed, ollama_base_url
 from askwiki.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -31,7 +31,6 @@ logger = logging.getLogger(__name__)
 NUM_CTX_STEP = 512
 NUM_CTX_MARGIN = 64
 """Tokens kept free beyond the counted prompt and answer, for template and count slack."""
-DEFAULT_OLLAMA_PORT = 11434
 
 
 def size_num_ctx(
@@ -45,45 +44,6 @@ def size_num_ctx(
     needed = max(prompt_tokens, 0) + max(max_tokens, 0) + margin
     rounded = math.ceil(needed / NUM_CTX_STEP) * NUM_CTX_STEP
     return max(NUM_CTX_STEP, min(rounded, cap))
-
-
-def ollama_base_url(host: str) -> str:
-    """A full URL from ``OLLAMA_HOST`` forms: ``host``, ``host:port``, ``:port`` or a URL.
-
-    Like the ``ollama`` client: no scheme means http and port 11434; a scheme without a
-    port means that scheme's default port.
-    """
-    value = host.strip().rstrip("/") or "127.0.0.1"
-    had_scheme = "://" in value
-    parts = urlsplit(value if had_scheme else "http://" + value)
-    hostname = parts.hostname or "127.0.0.1"
-    if ":" in hostname:  # IPv6 literal
-        hostname = f"[{hostname}]"
-    # 0.0.0.0 is what a server binds to; a client reaches it on loopback.
-    if hostname == "0.0.0.0":
-        hostname = "127.0.0.1"
-    port = parts.port
-    if port is None:
-        port = (443 if parts.scheme == "https" else 80) if had_scheme else DEFAULT_OLLAMA_PORT
-    return f"{parts.scheme}://{hostname}:{port}{parts.path}"
-
-
-def model_is_listed(model: str, names: Sequence[str]) -> bool:
-    """Whether ``model`` is among Ollama's model names (``x`` matches ``x:latest``)."""
-    wanted = {model, model if ":" in model else f"{model}:latest"}
-    return any(name in wanted for name in names)
-
-
-def list_model_names(tags: Any) -> list[str]:
-    """Model names from an ``/api/tags`` body (raw dict) or the client's ``ListResponse``."""
-    models = tags.get("models", []) if isinstance(tags, dict) else getattr(tags, "models", [])
-    names: list[str] = []
-    for entry in models or []:
-        for key in ("name", "model"):
-            value = entry.get(key) if isinstance(entry, dict) else getattr(entry, key, None)
-            if value and str(value) not in names:
-                names.append(str(value))
-    return names
 
 
 class OllamaBackend(BaseBackend):
