@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from askwiki.server.routes.widget import WIDGET
+from askwiki.server.routes.widget import WIDGET, load_asset
 from askwiki.testing.fake_llm import FakeLLM
 
 LORA_ANSWER = (
@@ -115,7 +115,7 @@ def host_app(pages: dict[str, str], received: list[dict[str, Any]]) -> Starlette
         return HTMLResponse(body) if body is not None else Response(status_code=404)
 
     async def widget_js(request: Request) -> Response:
-        return Response(WIDGET.read_bytes(), media_type="application/javascript")
+        return Response(load_asset(WIDGET).body, media_type="application/javascript")
 
     async def fake_ask(request: Request) -> Response:
         body = await request.json()
