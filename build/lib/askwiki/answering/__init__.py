@@ -1,1 +1,0 @@
-"""Answering: prompt packing, generation, citation checking, the answer service."""

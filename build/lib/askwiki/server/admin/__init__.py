@@ -1,1 +1,0 @@
-"""The admin API: routes, their schemas, the job runner, upload spooling."""

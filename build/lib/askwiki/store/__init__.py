@@ -1,1 +1,0 @@
-"""The on-disk index: versions, manifest, SQLite docstore, FAISS dense leg, BM25 keyword leg."""
