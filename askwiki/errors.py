@@ -89,3 +89,11 @@ class JobNotFoundError(AskwikiError):
 
 class DocumentNotFoundError(AskwikiError):
     """Raised when a document id is neither in the served index nor in the uploads folder."""
+
+
+class SourceConfigError(ConfigError):
+    """Raised when askwiki.toml or a one-off ``kind:address`` source cannot be used."""
+
+
+class SourceError(AskwikiError):
+    """Raised when a wiki source cannot be read (unreachable, refused, bad answer)."""

@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     url_base: str | None = None
     faiss_hnsw_threshold: int = Field(200_000, ge=1)
 
+    # Sync from live wikis
+    sync_config: Path = Path("askwiki.toml")
+    sync_interval: float = Field(0.0, ge=0)
+
     # Retrieval
     top_k: int = Field(5, ge=1, le=50)
     candidates: int = Field(40, ge=1, le=1000)
@@ -105,7 +109,7 @@ class Settings(BaseSettings):
         # `.env.example` lists optional settings as `NAME=`; that must mean "not set".
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("index_dir", "data_dir", "model_dir", "llm_model_path")
+    @field_validator("index_dir", "data_dir", "model_dir", "llm_model_path", "sync_config")
     @classmethod
     def _expand_home(cls, value: Path | None) -> Path | None:
         return value.expanduser() if value is not None else None

@@ -7,7 +7,7 @@ import sys
 import typer
 from pydantic import ValidationError
 
-from askwiki.cli import ask_cmd, eval_cmd, index_cmd, ingest_cmd, models_cmd, serve_cmd
+from askwiki.cli import ask_cmd, eval_cmd, index_cmd, ingest_cmd, models_cmd, serve_cmd, sync_cmd
 from askwiki.cli.output import fail
 from askwiki.errors import AskwikiError
 
@@ -18,6 +18,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("ingest")(ingest_cmd.ingest)
+app.command("sync")(sync_cmd.sync)
 app.command("serve")(serve_cmd.serve)
 app.command("ask")(ask_cmd.ask)
 app.command("eval")(eval_cmd.eval_command)

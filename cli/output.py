@@ -17,6 +17,8 @@ console = Console()
 errors = Console(stderr=True)
 
 STAGE_LABELS = {"load": "Reading files", "embed": "Embedding chunks"}
+# Sync stages are "fetch <source name>".
+FETCH_LABEL = "Fetching pages of "
 
 
 def configure_logging(level: str) -> None:
@@ -51,7 +53,8 @@ def stage_progress(enabled: bool) -> Iterator[Any]:
 
         def update(stage: str, done: int, total: int) -> None:
             if stage not in tasks:
-                tasks[stage] = bar.add_task(STAGE_LABELS.get(stage, stage), total=total)
+                label = STAGE_LABELS.get(stage) or stage.replace("fetch ", FETCH_LABEL, 1)
+                tasks[stage] = bar.add_task(label, total=total)
             bar.update(tasks[stage], completed=done, total=total)
 
         yield update

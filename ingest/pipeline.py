@@ -69,31 +69,10 @@ def run_ingest(
     # Absolute paths: pruning compares stored sources with later runs from any folder.
     sources = list(discover([p.absolute() for p in paths]))
     documents = _load_all(sources, settings, report, notify)
-    chunking = ChunkingInfo(settings.chunk_tokens, settings.chunk_overlap_tokens)
-    splitter = Splitter(
-        embedder.count_tokens,
-        embedder.split_by_tokens,
-        settings.chunk_tokens,
-        settings.chunk_overlap_tokens,
-    )
-    with IndexWriter(
-        settings.index_path,
-        embedder.info,
-        chunking,
-        settings.faiss_hnsw_threshold,
-        settings.keep_versions,
-        rebuild=rebuild,
-    ) as writer:
+    splitter = make_splitter(settings, embedder)
+    with open_writer(settings, embedder, rebuild=rebuild) as writer:
         existing = writer.existing_documents()
-        todo: list[Document] = []
-        for document in documents:
-            stored = existing.get(document.doc_id)
-            if stored and stored.content_hash == document.hash and not writer.chunking_changed:
-                report.unchanged += 1
-                continue
-            (report.changed if stored else report.new).append(document.doc_id)
-            todo.append(document)
-
+        todo = select_changed(writer, documents, report)
         do_prune = prune if prune is not None else any(s.from_folder for s in sources)
         if do_prune:
             for doc_id in _gone(existing, documents, sources, report):
@@ -101,19 +80,76 @@ def run_ingest(
                 report.deleted.append(doc_id)
 
         _embed_and_store(todo, splitter, embedder, writer, report, notify)
-        try:
-            manifest = writer.commit(extra={"sources": [str(p) for p in paths]})
-        except OSError as exc:
-            raise IndexWriteError(
-                f"Cannot write a new version of {settings.index_path} ({exc}); the previous "
-                "version is untouched. Free disk space and run the ingest again"
-            ) from exc
-        final = manifest or (writer.previous.manifest if writer.previous else None)
-        report.version = final.version if final else None
-        report.documents = final.documents if final else 0
-        report.chunks = final.chunks if final else 0
+        publish_version(writer, report, {"sources": [str(p) for p in paths]})
     report.seconds = time.perf_counter() - started
     return report
+
+
+def make_splitter(settings: Settings, embedder: Embedder) -> Splitter:
+    """The splitter every ingest and sync uses, sized by the settings."""
+    return Splitter(
+        embedder.count_tokens,
+        embedder.split_by_tokens,
+        settings.chunk_tokens,
+        settings.chunk_overlap_tokens,
+    )
+
+
+def open_writer(settings: Settings, embedder: Embedder, *, rebuild: bool = False) -> IndexWriter:
+    """The index's one writer (its lock refuses a second concurrent ingest or sync)."""
+    return IndexWriter(
+        settings.index_path,
+        embedder.info,
+        ChunkingInfo(settings.chunk_tokens, settings.chunk_overlap_tokens),
+        settings.faiss_hnsw_threshold,
+        settings.keep_versions,
+        rebuild=rebuild,
+    )
+
+
+def select_changed(
+    writer: IndexWriter, documents: Sequence[Document], report: IngestReport
+) -> list[Document]:
+    """Documents that are new or whose content hash changed; counts the rest as unchanged."""
+    existing = writer.existing_documents()
+    todo: list[Document] = []
+    for document in documents:
+        stored = existing.get(document.doc_id)
+        if stored and stored.content_hash == document.hash and not writer.chunking_changed:
+            report.unchanged += 1
+            continue
+        (report.changed if stored else report.new).append(document.doc_id)
+        todo.append(document)
+    return todo
+
+
+def embed_and_store(
+    writer: IndexWriter,
+    documents: Sequence[Document],
+    settings: Settings,
+    embedder: Embedder,
+    report: IngestReport,
+    progress: ProgressCallback | None = None,
+) -> None:
+    """Split and embed the changed documents (reusing live vectors) and stage them."""
+    notify = progress or (lambda stage, done, total: None)
+    todo = select_changed(writer, documents, report)
+    _embed_and_store(todo, make_splitter(settings, embedder), embedder, writer, report, notify)
+
+
+def publish_version(writer: IndexWriter, report: IngestReport, extra: dict[str, object]) -> None:
+    """Commit the staged version (if anything changed) and fill the report's totals."""
+    try:
+        manifest = writer.commit(extra=extra)
+    except OSError as exc:
+        raise IndexWriteError(
+            f"Cannot write a new version of {writer.index_path} ({exc}); the previous "
+            "version is untouched. Free disk space and run the ingest again"
+        ) from exc
+    final = manifest or (writer.previous.manifest if writer.previous else None)
+    report.version = final.version if final else None
+    report.documents = final.documents if final else 0
+    report.chunks = final.chunks if final else 0
 
 
 def _load_all(

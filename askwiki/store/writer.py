@@ -35,6 +35,9 @@ from askwiki.text import KEYWORD_TOKENIZER, keyword_tokens
 logger = logging.getLogger(__name__)
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
+# Manifest ``extra`` keys describing the index's state rather than one run (the sync
+# cursors): every new version carries them over unless the writer replaces them.
+CARRIED_EXTRA = ("sync",)
 
 
 def _writes(
@@ -166,6 +169,11 @@ class IndexWriter:
         return self._docstore
 
     @_writes
+    def touch(self) -> None:
+        """Publish a new version on ``commit`` even though no document changed."""
+        self._stage()
+
+    @_writes
     def delete(self, doc_id: str) -> None:
         self._removed.update(self._stage().delete_document(doc_id))
 
@@ -213,7 +221,7 @@ class IndexWriter:
             updated_at=now_iso(),
             previous_version=self.previous.version if self.previous else None,
             keyword_tokenizer=KEYWORD_TOKENIZER,
-            extra=dict(extra or {}),
+            extra={**self._carried_extra(), **(extra or {})},
         )
         (self._temp / "manifest.json").write_text(manifest.to_json(), encoding="utf-8")
         publish(self.index_path, self._temp, self._version)
@@ -221,6 +229,12 @@ class IndexWriter:
         remove_stale(self.index_path, self._keep)
         logger.info("Published %s version %s (%d chunks)", self.index_path, self._version, chunks)
         return manifest
+
+    def _carried_extra(self) -> dict[str, object]:
+        if self.previous is None:
+            return {}
+        stored = self.previous.manifest.extra
+        return {key: stored[key] for key in CARRIED_EXTRA if key in stored}
 
     def _merged_vectors(self) -> tuple[np.ndarray, np.ndarray]:
         dimension = self.embedding.dimension
