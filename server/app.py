@@ -31,6 +31,7 @@ from askwiki.server.routes import (
     search,
     widget,
 )
+from askwiki.server.sync import SyncService
 from askwiki.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -81,10 +82,13 @@ def create_app(
             cache_similarity=settings.cache_similarity,
             base_url=settings.public_url or "",
         )
+        app.state.sync = SyncService(settings, model, live)
         app.state.admin = admin.start_admin(settings, model, live)
+        app.state.sync.start_schedule()
         try:
             yield
         finally:
+            app.state.sync.stop()
             admin.stop_admin(app.state.admin)
             live.stop()
             app.state.service.close()

@@ -27,7 +27,7 @@ from askwiki.errors import AskwikiError, JobNotFoundError
 logger = logging.getLogger(__name__)
 
 JobStatus = Literal["queued", "running", "succeeded", "failed", "interrupted"]
-JobKind = Literal["upload", "page", "delete", "reindex"]
+JobKind = Literal["upload", "page", "delete", "reindex", "sync"]
 # What a job does; returns its report.
 JobWork = Callable[[], dict[str, Any]]
 KEEP_JOBS = 200

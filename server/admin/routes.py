@@ -40,10 +40,12 @@ from askwiki.server.admin.schemas import (
     PageIn,
     ReindexIn,
     RejectedFile,
+    SyncIn,
 )
 from askwiki.server.admin.uploads import UploadFolders, page_file_name, write_page_file
 from askwiki.server.deps import LiveIndexDep, SettingsDep
 from askwiki.server.schemas import ErrorOut
+from askwiki.server.sync import SyncService
 from askwiki.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -289,6 +291,20 @@ def reindex(response: Response, admin: AdminDep, body: ReindexIn | None = None) 
     rebuild = body.rebuild if body is not None else True
     work = lambda: admin.operations.reindex(rebuild)  # noqa: E731
     accepted = _accepted(admin.runner.submit("reindex", work, {"rebuild": rebuild}))
+    response.headers["Location"] = accepted.url
+    return accepted
+
+
+@router.post("/api/admin/sync", status_code=202, response_model=JobAccepted)
+def sync(
+    request: Request, response: Response, admin: AdminDep, body: SyncIn | None = None
+) -> JobAccepted:
+    """Pull the changes of the index's wiki sources (askwiki.toml) now, as a job."""
+    options = body or SyncIn(full=False, sources=None)
+    service: SyncService = request.app.state.sync
+    work = lambda: service.run(options.full, options.sources)  # noqa: E731
+    detail = {"full": options.full, "sources": options.sources}
+    accepted = _accepted(admin.runner.submit("sync", work, detail))
     response.headers["Location"] = accepted.url
     return accepted
 

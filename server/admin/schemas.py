@@ -56,6 +56,15 @@ class ReindexIn(BaseModel):
     )
 
 
+class SyncIn(BaseModel):
+    full: bool = Field(
+        False, description="List every page of each source again instead of reading changes."
+    )
+    sources: list[str] | None = Field(
+        None, description="Names of configured sources to sync (default: all of this index)."
+    )
+
+
 class RejectedFile(BaseModel):
     file: str = Field(description="The file name as sent.")
     reason: str
