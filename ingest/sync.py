@@ -70,6 +70,8 @@ def run_sync(
     )
     with open_writer(settings, embedder) as writer:
         previous = dict(_stored_states(writer))
+        # New chunk sizes re-split every page, so every page must be fetched again.
+        full = full or writer.chunking_changed
         states = dict(previous)
         documents: list[Document] = []
         for config in configs:
@@ -127,8 +129,8 @@ def _sync_source(
     prefix = config.doc_id("")
     existing = {d for d in writer.existing_documents() if d.startswith(prefix)}
     gone = {config.doc_id(k) for k in deleted - fetched.keys()}
-    if changes.full:
-        kept = {config.doc_id(k) for k in [*fetched, *failed]}
+    if changes.present is not None:
+        kept = {config.doc_id(k) for k in [*changes.present, *failed]}
         gone |= existing - kept
     for doc_id in sorted(gone & existing):
         writer.delete(doc_id)

@@ -33,6 +33,10 @@ def open_source(config: SourceConfig, data_dir: Path, options: LoaderOptions) ->
         from askwiki.ingest.sources.mediawiki import MediaWikiSource
 
         return MediaWikiSource(config)
+    if config.kind == "feishu":
+        from askwiki.ingest.sources.feishu import FeishuSource
+
+        return FeishuSource(config)
     raise SourceConfigError(
         f"Source {config.name!r}: kind {config.kind!r} is not available in this version"
     )

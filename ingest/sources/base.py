@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import json
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -61,15 +62,41 @@ class SourceConfig:
 class Changes:
     """What changed in a source since a cursor.
 
-    ``full`` means ``fetch`` lists every page the source has now: indexed pages of the
-    source missing from it are deleted. ``cursor`` is where the next sync starts; it is
-    stored only with the version that holds these changes.
+    ``present``, when the source listed all its pages, holds every key it has now:
+    indexed pages of the source missing from it are deleted. ``full`` says every page is
+    fetched (a first sync). ``cursor`` is where the next sync starts; it is stored only
+    with the version that holds these changes.
     """
 
     cursor: str | None
     fetch: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     full: bool = False
+    present: list[str] | None = None
+
+    @classmethod
+    def everything(cls, cursor: str | None, keys: list[str]) -> Changes:
+        """A full listing: fetch every key, delete indexed pages not among them."""
+        return cls(cursor=cursor, fetch=keys, full=True, present=keys)
+
+
+def changes_by_edit_time(listing: Mapping[str, str], cursor: str | None) -> Changes:
+    """Changes of a source that lists every page with its edit stamp (time or version).
+
+    The cursor is the JSON map key -> stamp of the last sync: pages with a new stamp are
+    fetched, pages gone from the listing are deleted.
+    """
+    seen: dict[str, str] = {}
+    if cursor:
+        try:
+            loaded = json.loads(cursor)
+            seen = loaded if isinstance(loaded, dict) else {}
+        except ValueError:
+            seen = {}
+    stamps = dict(sorted(listing.items()))
+    changes = Changes(cursor=json.dumps(stamps), full=not seen, present=list(stamps))
+    changes.fetch = [k for k, stamp in stamps.items() if seen.get(k) != stamp]
+    return changes
 
 
 class Source(Protocol):

@@ -64,7 +64,7 @@ class GitSource:
         if cursor is None:
             listed = self._git("ls-tree", "-r", "-z", "--name-only", self._head).split("\0")
             keys = [k for path in listed if (k := self._key(path)) is not None]
-            return Changes(cursor=self._head, fetch=sorted(keys), full=True)
+            return Changes.everything(self._head, sorted(keys))
         if cursor == self._head:
             return Changes(cursor=self._head)
         changes = Changes(cursor=self._head)

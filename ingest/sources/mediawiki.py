@@ -45,7 +45,7 @@ class MediaWikiSource:
         newest = self._newest_change()
         if cursor is None:
             titles = [t for ns in self._namespaces for t in self._all_pages(ns)]
-            return Changes(cursor=newest or cursor, fetch=titles, full=True)
+            return Changes.everything(newest, titles)
         touched: list[str] = []
         for change in self._changes_since(cursor):
             touched.append(change["title"])
