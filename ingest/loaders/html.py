@@ -199,3 +199,11 @@ def _first_descendant_id(tag: Tag) -> str | None:
         value = inner.get("id")
         return value if isinstance(value, str) else None
     return None
+
+
+def html_to_markdown(markup: str) -> str:
+    """An HTML fragment (a Confluence page body, say) as text with ``#`` headings."""
+    soup = BeautifulSoup(markup, "html.parser")
+    for element in soup.find_all(BOILERPLATE_TAGS):
+        element.decompose()
+    return _Renderer().render(soup)

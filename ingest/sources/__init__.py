@@ -37,6 +37,10 @@ def open_source(config: SourceConfig, data_dir: Path, options: LoaderOptions) ->
         from askwiki.ingest.sources.feishu import FeishuSource
 
         return FeishuSource(config)
+    if config.kind == "confluence":
+        from askwiki.ingest.sources.confluence import ConfluenceSource
+
+        return ConfluenceSource(config)
     raise SourceConfigError(
         f"Source {config.name!r}: kind {config.kind!r} is not available in this version"
     )

@@ -21,12 +21,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from askwiki.embedding.embedder import Embedder
-from askwiki.ingest.sources import SourceConfig
-from askwiki.ingest.sync import run_sync
 from askwiki.server.app import create_app
 from askwiki.settings import Settings
 from askwiki.store.index import open_index
-from askwiki.store.layout import LOCK_FILE, current_version
+from askwiki.store.layout import current_version
 from tests.conftest import ROOT
 from tests.support.live_server import serve_in_thread
 from tests.support.mediawiki import WikiClient, mediawiki_available, throwaway_wiki
@@ -163,47 +161,43 @@ def test_sync_killed_half_way_keeps_live_version_and_next_one_completes(
 ) -> None:
     settings = settings_in(workdir)
     before = current_version(settings.index_path)
-    wiki.edit(title(5), page_text(5, revision="edited before the crash"))
+    for n in range(100, 110):
+        wiki.edit(title(n), page_text(n, revision="edited before the crash"))
     wiki.move(title(6), "Page six")
     wiki.delete(title(7))
-    # New chunk sizes make this sync re-split and re-embed every page: long enough to kill.
-    env = cli_env(workdir, ASKWIKI_CHUNK_TOKENS="120")
     child = subprocess.Popen(
         [sys.executable, "-m", "askwiki.cli.main", "sync", "--index", "mw", "--json"],
         cwd=workdir,
-        env=env,
+        env=cli_env(workdir),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    lock = settings.index_path / LOCK_FILE
+    # Half-way: the deletions are staged in a temporary version, the edits not yet embedded.
+    versions = settings.index_path / "versions"
     deadline = time.monotonic() + 300
-    while f"pid {child.pid}" not in (lock.read_text() if lock.exists() else ""):
-        assert child.poll() is None and time.monotonic() < deadline, "sync never took the lock"
-        time.sleep(0.1)
-    time.sleep(6)  # pages fetched (4 requests), well inside embedding ~600 chunks
-    assert child.poll() is None, "the sync finished before it could be killed"
+    while not any(p.name.endswith(".tmp") for p in versions.iterdir()):
+        assert child.poll() is None and time.monotonic() < deadline, "sync never staged"
+        time.sleep(0.02)
     os.kill(child.pid, signal.SIGKILL)
     child.wait()
 
     assert current_version(settings.index_path) == before
     with TestClient(create_app(settings, embedder=real_embedder)) as client:
         assert client.get("/api/ready").status_code == 200
-        assert "wiki:Page 042" in search_doc_ids(client, "zq042x rewritten history")[:3]
+        assert "wiki:Page 007" in search_doc_ids(client, "zq007x")[:3]  # still the old version
 
-    report = run_sync(
-        [SourceConfig("wiki", "mediawiki", wiki.api, index="mw", exclude=("Main Page",))],
-        settings_in(workdir, chunk_tokens=120),
-        real_embedder,
-    )
-    assert report.sources[0].full  # the chunk size changed: every page again
-    expected = {f"wiki:{title(n)}" for n in range(PAGES) if n not in (6, 7, 17)} | {"wiki:Page six"}
+    report = cli_sync(workdir)
+    assert sorted(report["changed"]) == [f"wiki:{title(n)}" for n in range(100, 110)]
+    assert report["new"] == ["wiki:Page six"]
+    assert sorted(report["deleted"]) == ["wiki:Page 006", "wiki:Page 007"]
+    expected = {f"wiki:{title(n)}" for n in range(PAGES) if n not in (6, 7, 17)}
     index = open_index(settings.index_path)
     try:
         documents = index.docstore.documents()
-        assert set(documents) == expected
+        assert set(documents) == expected | {"wiki:Page six"}
         assert index.manifest.chunks == sum(d.chunk_count for d in documents.values())
         assert index.dense.ntotal == index.manifest.chunks  # no duplicated vectors
-        edited = " ".join(c.chunk.text for c in index.docstore.chunks_of("wiki:Page 005"))
+        edited = " ".join(c.chunk.text for c in index.docstore.chunks_of("wiki:Page 105"))
         assert "edited before the crash" in edited
     finally:
         index.close()
@@ -213,7 +207,7 @@ def test_scheduled_sync_makes_an_edit_searchable_without_restart(
     wiki: WikiClient, workdir: Path, real_embedder: Embedder
 ) -> None:
     interval = 5.0
-    settings = settings_in(workdir, chunk_tokens=120, sync_interval=interval)
+    settings = settings_in(workdir, sync_interval=interval)
     with serve_in_thread(create_app(settings, embedder=real_embedder)) as url:
         client = httpx.Client(base_url=url, timeout=60)
         assert "wiki:Page 123" not in search_doc_ids(client, "okapi zebra giraffe")[:1]

@@ -17,6 +17,9 @@ from askwiki.ingest.sources import SourceConfig
 from askwiki.ingest.sync import run_sync
 from askwiki.settings import Settings
 from askwiki.store.index import open_index
+from tests.support.confluence_standin import TOKEN as CONFLUENCE_TOKEN
+from tests.support.confluence_standin import USER as CONFLUENCE_USER
+from tests.support.confluence_standin import ConfluenceSpace, confluence_app
 from tests.support.feishu_standin import APP_ID, APP_SECRET, FeishuWiki, feishu_app
 from tests.support.live_server import serve_in_thread
 
@@ -131,3 +134,52 @@ def test_feishu_wrong_secret_is_a_source_error_not_a_crash(
     monkeypatch.setenv("FEISHU_APP_ID", "cli_unknown_app")
     with pytest.raises(SourceError, match="app secret invalid"):
         run_sync([config], settings, embedder)
+
+
+@pytest.fixture
+def confluence(
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[tuple[ConfluenceSpace, SourceConfig]]:
+    space = ConfluenceSpace()
+    for n in range(60):  # more than one page of listing (50)
+        space.put(str(1000 + n), f"Runbook {n}", f"<h2>Steps</h2><p>Restart service {n}.</p>")
+    space.put(
+        "2000",
+        "On-call",
+        "<p>Who is on call.</p><h2>Escalation</h2><p>Page the lead.</p>"
+        "<table><tr><th>Team</th><th>Phone</th></tr><tr><td>Infra</td><td>1234</td></tr></table>",
+    )
+    monkeypatch.setenv("CONFLUENCE_USER", CONFLUENCE_USER)
+    monkeypatch.setenv("CONFLUENCE_TOKEN", CONFLUENCE_TOKEN)
+    with serve_in_thread(confluence_app(space)) as url:
+        yield (
+            space,
+            SourceConfig(
+                name="eng",
+                kind="confluence",
+                address=url,
+                root="ENG",
+                env={"username": "CONFLUENCE_USER", "token": "CONFLUENCE_TOKEN"},
+            ),
+        )
+
+
+def test_confluence_space_pages_by_version(
+    confluence: tuple[ConfluenceSpace, SourceConfig], settings: Settings, embedder: Embedder
+) -> None:
+    space, config = confluence
+    first = run_sync([config], settings, embedder)
+    assert len(first.new) == 61
+    index = open_index(settings.index_path)
+    chunks = index.docstore.chunks_of("eng:2000")
+    index.close()
+    assert {c.chunk.section for c in chunks} == {"On-call", "On-call › Escalation"}
+    assert "Infra | 1234" in " ".join(c.chunk.text for c in chunks)
+    assert chunks[0].chunk.url is not None and "/spaces/ENG/pages/2000" in chunks[0].chunk.url
+
+    space.put("1003", "Runbook 3", "<h2>Steps</h2><p>Restart service 3 twice.</p>")
+    del space.pages["1004"]
+    again = run_sync([config], settings, embedder)
+    assert again.changed == ["eng:1003"] and again.deleted == ["eng:1004"]
+    assert again.unchanged == 0  # unchanged versions are not even fetched
+    assert "twice" in indexed(settings)["eng:1003"]
