@@ -41,6 +41,10 @@ def open_source(config: SourceConfig, data_dir: Path, options: LoaderOptions) ->
         from askwiki.ingest.sources.confluence import ConfluenceSource
 
         return ConfluenceSource(config)
+    if config.kind == "notion":
+        from askwiki.ingest.sources.notion import NotionSource
+
+        return NotionSource(config)
     raise SourceConfigError(
         f"Source {config.name!r}: kind {config.kind!r} is not available in this version"
     )

@@ -22,6 +22,8 @@ from tests.support.confluence_standin import USER as CONFLUENCE_USER
 from tests.support.confluence_standin import ConfluenceSpace, confluence_app
 from tests.support.feishu_standin import APP_ID, APP_SECRET, FeishuWiki, feishu_app
 from tests.support.live_server import serve_in_thread
+from tests.support.notion_standin import TOKEN as NOTION_TOKEN
+from tests.support.notion_standin import NotionDatabase, notion_app
 
 pytestmark = pytest.mark.integration
 
@@ -183,3 +185,57 @@ def test_confluence_space_pages_by_version(
     assert again.changed == ["eng:1003"] and again.deleted == ["eng:1004"]
     assert again.unchanged == 0  # unchanged versions are not even fetched
     assert "twice" in indexed(settings)["eng:1003"]
+
+
+@pytest.fixture
+def notion(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[NotionDatabase, SourceConfig]]:
+    database = NotionDatabase()
+    database.put(
+        "p-1", "Onboarding", {"First day": ["Laptop", "Badge"], "First week": ["Meet team"]}
+    )
+    database.put("p-2", "Holidays", {"Policy": ["25 days a year"]})
+    database.add_table("p-2", [["Country", "Days"], ["France", "25"]])
+    database.put("p-3", "Expenses", {"Travel": ["Book through the portal"]})
+    monkeypatch.setenv("NOTION_TOKEN", NOTION_TOKEN)
+    with serve_in_thread(notion_app(database)) as url:
+        yield (
+            database,
+            SourceConfig(
+                name="handbook",
+                kind="notion",
+                address=database.data_source_id,
+                env={"token": "NOTION_TOKEN"},
+                options={"api_url": url},
+            ),
+        )
+
+
+def test_notion_pages_blocks_and_last_edited_time(
+    notion: tuple[NotionDatabase, SourceConfig],
+    settings: Settings,
+    embedder: Embedder,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from askwiki.ingest.sources import notion as notion_module
+
+    monkeypatch.setattr(notion_module, "BACKOFF_S", 0.05)
+    database, config = notion
+    database.rate_limit_next = 1
+    first = run_sync([config], settings, embedder)
+    assert sorted(first.new) == ["handbook:p-1", "handbook:p-2", "handbook:p-3"]
+    index = open_index(settings.index_path)
+    chunks = index.docstore.chunks_of("handbook:p-1")
+    index.close()
+    assert {c.chunk.section for c in chunks} == {
+        "Onboarding › First day",
+        "Onboarding › First week",
+    }
+    assert chunks[0].chunk.url is not None
+    assert chunks[0].chunk.url.startswith("https://www.notion.so/p1#")
+    assert "France | 25" in indexed(settings)["handbook:p-2"]
+
+    database.put("p-3", "Expenses", {"Travel": ["Book through the new portal"]})
+    del database.pages["p-1"]
+    again = run_sync([config], settings, embedder)
+    assert again.changed == ["handbook:p-3"] and again.deleted == ["handbook:p-1"]
+    assert "new portal" in indexed(settings)["handbook:p-3"]
