@@ -89,7 +89,7 @@ def _table_rows(table: Mapping[str, Any], by_id: Mapping[str, Mapping[str, Any]]
     for start in range(0, len(cells), columns):
         texts = [_cell_text(by_id.get(cell, {}), by_id) for cell in cells[start : start + columns]]
         if any(texts):
-            rows.append(" | ".join(texts))
+            rows.append(" | ".join(texts).rstrip(" |"))  # empty trailing cells add nothing
     return rows
 
 
