@@ -32,7 +32,17 @@ def configure_logging(level: str) -> None:
         fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
     handler.setFormatter(logging.Formatter(fmt))
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
-    for noisy in ("httpx", "sentence_transformers", "faiss", "urllib3", "bm25s"):
+    # Source SDKs log request details at DEBUG/INFO: keep them (and any credential) out.
+    for noisy in (
+        "httpx",
+        "sentence_transformers",
+        "faiss",
+        "urllib3",
+        "bm25s",
+        "atlassian",
+        "notion_client",
+        "Lark",
+    ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

@@ -43,6 +43,12 @@ class MediaWikiSource:
 
     def changes(self, cursor: str | None) -> Changes:
         newest = self._newest_change()
+        if cursor is not None and cursor < (self._oldest_change() or cursor):
+            # Older changes were purged ($wgRCMaxAge): the gap can only be closed by a full sync.
+            logger.warning(
+                "%s: changes since %s are no longer kept; full sync", self.config.name, cursor
+            )
+            cursor = None
         if cursor is None:
             titles = [t for ns in self._namespaces for t in self._all_pages(ns)]
             return Changes.everything(newest, titles)
@@ -98,6 +104,12 @@ class MediaWikiSource:
     def _newest_change(self) -> str | None:
         found = self._get(
             action="query", list="recentchanges", rclimit=1, rcprop="timestamp", rcdir="older"
+        )["query"]["recentchanges"]
+        return found[0]["timestamp"] if found else None
+
+    def _oldest_change(self) -> str | None:
+        found = self._get(
+            action="query", list="recentchanges", rclimit=1, rcprop="timestamp", rcdir="newer"
         )["query"]["recentchanges"]
         return found[0]["timestamp"] if found else None
 
