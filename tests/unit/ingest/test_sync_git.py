@@ -277,3 +277,16 @@ def test_cli_sync_one_off_source_json_and_strict(
 
     missing = CliRunner().invoke(app, ["sync", "--index", "cli"])
     assert missing.exit_code != 0
+
+
+def test_remote_repository_is_mirrored_and_fetched_each_sync(
+    repo: GitRepo, settings: Settings, embedder: Embedder
+) -> None:
+    remote = SourceConfig(name="remote", kind="git", address=f"file://{repo.path}", root="docs")
+    first = run_sync([remote], settings, embedder)
+    assert len(first.new) == 4  # intro, install, faq and the draft (no exclude here)
+    assert list((settings.data_dir / "sync" / "git").glob("remote-*.git"))
+    repo.write("docs/intro.md", page("Intro", "Purpose", "Remote edit"))
+    repo.commit("edit upstream")
+    again = run_sync([remote], settings, embedder)
+    assert again.changed == ["remote:intro.md"]
