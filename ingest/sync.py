@@ -111,6 +111,9 @@ def _sync_source(
         deleted = set(changes.deleted)
         # Pages that failed last time are fetched again until they succeed or disappear.
         retry = [k for k in state.get("retry", []) if k not in deleted]
+        if changes.present is not None:  # a complete listing: retry only pages still there
+            listed = set(changes.present)
+            retry = [k for k in retry if k in listed]
         keys = list(dict.fromkeys([*changes.fetch, *retry]))
         fetched: dict[str, Document] = {}
         failed: dict[str, str] = {}
@@ -130,7 +133,7 @@ def _sync_source(
     existing = {d for d in writer.existing_documents() if d.startswith(prefix)}
     gone = {config.doc_id(k) for k in deleted - fetched.keys()}
     if changes.present is not None:
-        kept = {config.doc_id(k) for k in [*changes.present, *failed]}
+        kept = {config.doc_id(k) for k in changes.present}
         gone |= existing - kept
     for doc_id in sorted(gone & existing):
         writer.delete(doc_id)

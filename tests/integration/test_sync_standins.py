@@ -239,3 +239,20 @@ def test_notion_pages_blocks_and_last_edited_time(
     again = run_sync([config], settings, embedder)
     assert again.changed == ["handbook:p-3"] and again.deleted == ["handbook:p-1"]
     assert "new portal" in indexed(settings)["handbook:p-3"]
+
+
+def test_feishu_failing_document_keeps_last_version_until_its_node_goes(
+    feishu: tuple[FeishuWiki, SourceConfig], settings: Settings, embedder: Embedder
+) -> None:
+    wiki, config = feishu
+    run_sync([config], settings, embedder)
+    wiki.put("wikcnOther", "Tools", {"Editors": "Edited, but unreadable."})
+    del wiki.documents["doc_wikcnOther"]  # the blocks call now answers 404
+    failed = run_sync([config], settings, embedder)
+    assert [s.source for s in failed.skipped] == ["waytoagi:wikcnOther"]
+    assert "Cursor and others" in indexed(settings)["waytoagi:wikcnOther"]
+    retried = run_sync([config], settings, embedder)  # no new edit: fetched again anyway
+    assert [s.source for s in retried.skipped] == ["waytoagi:wikcnOther"]
+    wiki.nodes.pop("wikcnOther")
+    gone = run_sync([config], settings, embedder)
+    assert gone.deleted == ["waytoagi:wikcnOther"] and not gone.skipped
