@@ -16,7 +16,7 @@ from askwiki.embedding.embedder import Embedder
 from askwiki.settings import Settings
 from askwiki.store.dense import search_dense
 from askwiki.store.index import WikiIndex
-from askwiki.text import keyword_tokens
+from askwiki.text import Language, detect_language, keyword_tokens
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +39,7 @@ class RetrievalOptions:
     min_dense_score: float = 0.89
     keyword_weight: float = 0.25
     min_hybrid_score: float = 0.97
+    cross_language: bool = True
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,7 @@ def retrieval_options(settings: Settings) -> RetrievalOptions:
         min_dense_score=settings.min_dense_score,
         keyword_weight=settings.keyword_weight,
         min_hybrid_score=settings.min_hybrid_score,
+        cross_language=settings.cross_language,
     )
 
 
@@ -123,12 +125,14 @@ class Retriever:
         k = top_k or opts.top_k
         started = time.perf_counter()
         vector = self.embedder.embed_queries([query])[0] if query_vector is None else query_vector
-        query_keywords = set(keyword_tokens(query))
+        language = detect_language(query)
+        keywords = self._query_keywords(query)
         embedded = time.perf_counter()
         candidates = self.candidates(query, vector, max(k * 3, k))
         searched = time.perf_counter()
         best = max((p.dense_score for p in candidates), default=0.0)
-        passages = [p for p in candidates if self._relevant(p, query_keywords)]
+        query_keywords = set(keywords)
+        passages = [p for p in candidates if self._relevant(p, query_keywords, language)]
         closest = [] if passages else best_per_page(candidates)[:CLOSEST_PAGES]
         if self.reranker is not None and passages:
             passages = self.reranker.rerank(query, passages)
@@ -150,8 +154,12 @@ class Retriever:
     def candidates(self, query: str, vector: np.ndarray, limit: int) -> list[Passage]:
         """The ``limit`` best chunks by fused rank, before the relevance floor and merging."""
         opts = self.options
-        dense = search_dense(self.index.dense, vector, opts.candidates)
-        keyword = self.index.keyword.search(query, opts.candidates)
+        if self._crossing():
+            dense = self._calibrated_dense(query, vector)
+            keyword = self.index.keyword.search_tokens(self._query_keywords(query), opts.candidates)
+        else:
+            dense = search_dense(self.index.dense, vector, opts.candidates)
+            keyword = self.index.keyword.search(query, opts.candidates)
         fused: dict[int, float] = {}
         for weight, ranking in ((opts.dense_weight, dense), (opts.bm25_weight, keyword)):
             for rank, (row_id, _) in enumerate(ranking, start=1):
@@ -178,6 +186,27 @@ class Retriever:
             if r in stored_chunks
         ]
 
+    def _crossing(self) -> bool:
+        """Cross-language logic applies (versions built before it have no profile: off)."""
+        return self.options.cross_language and bool(self.index.languages.languages)
+
+    def _query_keywords(self, query: str) -> list[str]:
+        if self._crossing():
+            return self.index.languages.expanded_keywords(query)
+        return keyword_tokens(query)
+
+    def _calibrated_dense(self, query: str, vector: np.ndarray) -> list[tuple[int, float]]:
+        """The dense leg ranked with cross-language cosines lifted by the index's offset.
+
+        Twice the candidates are read so that a passage in the other language that the
+        offset lifts into the first ``candidates`` is there to be lifted.
+        """
+        profile, language = self.index.languages, detect_language(query)
+        raw = search_dense(self.index.dense, vector, self.options.candidates * 2)
+        lifted = [(r, s + profile.offset(language, r)) for r, s in raw]
+        lifted.sort(key=lambda item: item[1], reverse=True)
+        return [(r, s - profile.offset(language, r)) for r, s in lifted[: self.options.candidates]]
+
     def stored_vectors(self, passages: Sequence[Passage]) -> list[npt.NDArray[np.float32]]:
         """Each passage's chunk vectors as indexed, shape (chunks, dim): nothing re-embedded."""
         dense = self.index.dense
@@ -186,7 +215,7 @@ class Retriever:
             for p in passages
         ]
 
-    def _relevant(self, passage: Passage, query_keywords: set[str]) -> bool:
+    def _relevant(self, passage: Passage, query_keywords: set[str], language: Language) -> bool:
         """The relevance floor: similar enough alone, or similar and on-topic in words.
 
         Cosine alone cannot tell an off-topic question from a real one: multilingual-e5
@@ -194,11 +223,26 @@ class Retriever:
         Wikipedia question reaches 0.86-0.88 against another Chinese corpus while a real
         English question's best page can sit at 0.83. Keyword coverage separates them;
         ``bench/floor.py`` measures the trade and chose the defaults.
+
+        A passage in the other language is judged on the same footing: its cosine gets the
+        index's cross-language offset, and the question's keywords include their glossary
+        translations (names, numbers and Latin terms match as they are).
         """
         opts = self.options
-        if passage.dense_score >= opts.min_dense_score:
+        dense = self.floor_cosine(passage, language)
+        if dense >= opts.min_dense_score:
             return True  # skips the keyword tokenizing below
-        return passes_floor(opts, passage.dense_score, keyword_coverage(query_keywords, passage))
+        return passes_floor(opts, dense, keyword_coverage(query_keywords, passage))
+
+    def floor_cosine(self, passage: Passage, language: Language) -> float:
+        """The cosine the floor judges: cross-language pairs get the index's offset."""
+        if not self._crossing():
+            return passage.dense_score
+        return passage.dense_score + self.index.languages.offset(language, passage.row_id)
+
+    def query_keywords(self, query: str) -> set[str]:
+        """The keywords the floor's coverage counts (glossary translations included)."""
+        return set(self._query_keywords(query))
 
 
 def passes_floor(opts: RetrievalOptions, dense_score: float, coverage: float) -> bool:

@@ -6,6 +6,7 @@ import re
 import unicodedata
 from typing import Literal
 
+import opencc
 import rjieba
 
 Language = Literal["zh", "en"]
@@ -54,15 +55,32 @@ def split_sentences(text: str) -> list[str]:
 
 # Stored in every index manifest. Change it whenever keyword_tokens changes its output:
 # the writer then re-tokenizes every stored chunk, so queries and index agree again.
-KEYWORD_TOKENIZER = "rjieba-stopwords-stem-1"
+KEYWORD_TOKENIZER = "rjieba-stopwords-stem-t2s-2"
+
+_TO_SIMPLIFIED: opencc.OpenCC | None = None
+
+
+def to_simplified(text: str) -> str:
+    """Traditional Chinese characters to simplified (OpenCC t2s); the rest unchanged.
+
+    Keyword matching treats 知識蒸餾 and 知识蒸馏 as the same words: Taiwan and Hong Kong
+    readers ask in traditional characters about pages written in simplified, and back.
+    """
+    global _TO_SIMPLIFIED
+    if not _CJK_CHAR.search(text):
+        return text
+    if _TO_SIMPLIFIED is None:  # built on first use: importing this module stays cheap
+        _TO_SIMPLIFIED = opencc.OpenCC("t2s")
+    return str(_TO_SIMPLIFIED.convert(text))
 
 
 def keyword_tokens(text: str) -> list[str]:
     """Tokens for the BM25 leg: jieba words for Chinese, lowercased words for the rest.
 
-    Stopwords and punctuation are dropped so that "什么是知识蒸馏" and "知识蒸馏" score alike.
+    Stopwords and punctuation are dropped so that "什么是知识蒸馏" and "知识蒸馏" score alike;
+    traditional characters become simplified first, so "什麼是知識蒸餾" scores alike too.
     """
-    normalized = unicodedata.normalize("NFKC", text).lower()
+    normalized = to_simplified(unicodedata.normalize("NFKC", text)).lower()
     tokens: list[str] = []
     for raw in rjieba.cut(normalized):
         token = raw.strip()

@@ -12,6 +12,8 @@ This measures, for floor settings on a grid, both sides of that trade:
 - answerable: each question asked of its own corpus (GitLab Handbook, CMRC 2018 dev,
   XQuAD en, XQuAD zh); kept = a gold passage (from a gold file / containing a gold answer)
   passes the floor among the fused top 15 (what ``Retriever.search`` filters).
+- answerable across languages: XQuAD zh questions asked of XQuAD en and the reverse (the
+  same passages translated); kept = the parallel passage passes the floor.
 - off-topic: each question asked of the *other* corpora (same language: handbook <-> XQuAD
   en, CMRC <-> XQuAD zh; and across languages); refused = no passage passes.
 
@@ -38,7 +40,7 @@ from askwiki.retrieval import (
     passes_floor,
 )
 from askwiki.settings import Settings
-from askwiki.text import keyword_tokens
+from askwiki.text import detect_language
 from bench.answer_sets import (
     HANDBOOK_SET,
     AnswerSet,
@@ -63,6 +65,11 @@ from bench.common import (
 
 CANDIDATES = 15  # Retriever.search filters the fused top k*3 (k=5)
 SEED = 2018
+# XQuAD zh and en hold the same passages: asked of each other they are answerable
+# cross-language pairs (kept), not off-topic ones.
+PARALLEL = {"xquad-en", "xquad-zh"}
+# Cosines include the cross-language offset, keywords their glossary translations.
+FEATURES_VERSION = "crosslingual-1"
 LANGUAGE = {HANDBOOK_SET: "en", "xquad-en": "en", "cmrc2018": "zh", "xquad-zh": "zh"}
 
 
@@ -119,7 +126,9 @@ def collect(args: argparse.Namespace) -> list[dict[str, object]]:
         xquad_set("xquad-zh", args.per_set, work),
     ]
     cache = args.cache_dir / "floor-features.jsonl"
-    key = json.dumps([[s.name, fingerprint(s), len(s.questions)] for s in sets])
+    key = json.dumps(
+        [FEATURES_VERSION, *([s.name, fingerprint(s), len(s.questions)] for s in sets)]
+    )
     if cache.is_file():
         first, *rest = cache.read_text(encoding="utf-8").splitlines()
         if first == key:
@@ -138,25 +147,31 @@ def collect(args: argparse.Namespace) -> list[dict[str, object]]:
         say(f"{answer_set.name}: embedding {len(texts)} questions")
         vectors = embedder.embed_queries(texts)
         for question, vector in zip(answer_set.questions, vectors, strict=True):
-            keywords = set(keyword_tokens(question.question))
             file_level = answer_set.name == HANDBOOK_SET
+            language = detect_language(question.question)
             for corpus, retriever in retrievers.items():
                 own = corpus == answer_set.name
+                parallel = {answer_set.name, corpus} == PARALLEL
+                keywords = retriever.query_keywords(question.question)
                 passages = retriever.candidates(question.question, vector, CANDIDATES)
                 rows.append(
                     {
                         "set": answer_set.name,
                         "corpus": corpus,
                         "own": own,
+                        "parallel": parallel,
                         "question": question.question,
                         "passages": [
                             [
-                                round(p.dense_score, 4),
+                                round(retriever.floor_cosine(p, language), 4),
                                 round(keyword_coverage(keywords, p), 3),
-                                own
-                                and passage_is_gold(
-                                    question, p.chunk.doc_id, p.chunk.search_text, file_level
-                                ),
+                                (
+                                    own
+                                    and passage_is_gold(
+                                        question, p.chunk.doc_id, p.chunk.search_text, file_level
+                                    )
+                                )
+                                or (parallel and _same_passage(p.chunk.doc_id, question)),
                             ]
                             for p in passages
                         ],
@@ -169,14 +184,19 @@ def collect(args: argparse.Namespace) -> list[dict[str, object]]:
     return rows
 
 
+def _same_passage(doc_id: str, question: EvalQuestion) -> bool:
+    """XQuAD's zh and en passages are parallel: the other language's copy is gold too."""
+    return doc_id.split("/", 1)[-1] == question.sources[0].split("/", 1)[-1]
+
+
 def score(opts: RetrievalOptions | None, rows: list[dict[str, object]]) -> dict[str, float]:
     """Kept share per own corpus, refused share per off-topic pairing."""
     passes = legacy_passes if opts is None else partial(passes_floor, opts)
     counts: dict[str, list[int]] = {}
     for row in rows:
         passages = row["passages"]  # type: ignore[assignment]
-        if row["own"]:
-            group = f"kept {row['set']}"
+        if row["own"] or row.get("parallel"):
+            group = f"kept {row['set']}" if row["own"] else f"kept {row['set']}->{row['corpus']}"
             ok = any(gold and passes(cos, cov) for cos, cov, gold in passages)
         else:
             same = LANGUAGE[str(row["set"])] == LANGUAGE[str(row["corpus"])]

@@ -54,6 +54,7 @@ from bench.common import (
     timed,
     write_jsonl,
 )
+from bench.cross_language import run_cross_language
 
 BASELINE = "LangChain tutorial"
 Search = Callable[[str], list[str]]
@@ -225,9 +226,18 @@ def main() -> None:
     parser.add_argument("--passages", type=int, default=None, help="first N passages per set")
     parser.add_argument("--k", type=int, default=10, help="results per query")
     parser.add_argument("--seed", type=int, default=2018)
+    parser.add_argument(
+        "--cross-language",
+        action="store_true",
+        help="bilingual corpus, each question asked in both languages (bench/cross_language.py)",
+    )
+    parser.add_argument("--work", type=Path, default=None, help="keep the built index here")
     args = parser.parse_args()
     quiet_logs()
     machine = machine_line()
+    if args.cross_language:
+        cross_language_main(args, machine)
+        return
     sets = [load_qa_set(name, args.passages) for name in QA_SETS]
     questions = {s.name: seeded_sample(s.questions, args.limit, args.seed) for s in sets}
     work = temp_dir("retrieval")
@@ -260,6 +270,20 @@ def main() -> None:
         ],
     )
     print("Questions per set: " + ", ".join(f"{n} {len(q)}" for n, q in questions.items()) + ".")
+
+
+def cross_language_main(args: argparse.Namespace, machine: str) -> None:
+    work = args.work or temp_dir("cross-language")
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        settings = Settings(index_dir=work / "indexes", index="bilingual", data_dir=work / "data")
+        embedder = load_embedder(settings)
+        shared = SharedQueryVectors(embedder)
+        args.machine = machine
+        run_cross_language(settings, embedder, shared, shared.prepare, work, args)
+    finally:
+        if args.work is None:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

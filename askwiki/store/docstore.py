@@ -152,6 +152,15 @@ class Docstore:
             for row_id, keywords in rows:
                 yield int(row_id), keywords.split(" ") if keywords else []
 
+    def iter_texts(self) -> Iterator[tuple[int, str]]:
+        """Row ids with their search text (heading path + text), in row order."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT row_id, section, text FROM chunks ORDER BY row_id"
+            ).fetchall()
+        for row_id, section, text in rows:
+            yield int(row_id), f"{section}\n{text}"
+
     def hash_to_rows(self, hashes: Iterable[str]) -> dict[str, int]:
         found: dict[str, int] = {}
         with self._lock:

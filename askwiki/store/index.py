@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import faiss
 
+from askwiki.crosslingual import LanguageProfile
 from askwiki.errors import AskwikiError, IndexCorruptError, IndexNotFoundError
 from askwiki.store.dense import load_dense
 from askwiki.store.docstore import DOCSTORE_FILE, Docstore
@@ -29,6 +30,8 @@ class WikiIndex:
     docstore: Docstore
     dense: faiss.Index
     keyword: KeywordIndex
+    # Versions built before cross-language calibration get an empty profile (feature off).
+    languages: LanguageProfile = field(default_factory=LanguageProfile)
 
     @property
     def version(self) -> str:
@@ -99,7 +102,15 @@ def _open_version(index_path: Path, version: str) -> WikiIndex:
             manifest.keyword_tokenizer or "an older tokenizer",
             KEYWORD_TOKENIZER,
         )
-    return WikiIndex(folder, manifest, docstore, dense, keyword)
+    try:
+        languages = LanguageProfile.load(folder)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        docstore.close()
+        raise IndexCorruptError(
+            f"Index version {folder} has an unreadable cross-language profile ({exc}); "
+            "re-run 'askwiki ingest'"
+        ) from exc
+    return WikiIndex(folder, manifest, docstore, dense, keyword, languages)
 
 
 def open_index(index_path: Path) -> WikiIndex:

@@ -60,7 +60,10 @@ class KeywordIndex:
 
     def search(self, query: str, k: int) -> list[tuple[int, float]]:
         """Top ``k`` (row id, BM25 score) with a positive score."""
-        tokens = keyword_tokens(query)
+        return self.search_tokens(keyword_tokens(query), k)
+
+    def search_tokens(self, tokens: list[str], k: int) -> list[tuple[int, float]]:
+        """``search`` for tokens already made by ``keyword_tokens`` (or expanded from them)."""
         if self._bm25 is None or not tokens:
             return []
         scores = self._bm25.get_scores(tokens)

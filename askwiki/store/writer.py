@@ -13,6 +13,7 @@ from typing import Concatenate, ParamSpec, TypeVar
 
 import numpy as np
 
+from askwiki.crosslingual import build_profile
 from askwiki.documents import Chunk, Document
 from askwiki.errors import IndexCorruptError, IndexWriteError
 from askwiki.store.dense import all_vectors, build_dense, index_kind, save_dense
@@ -204,6 +205,8 @@ class IndexWriter:
         save_dense(dense, self._temp)
         keyword = KeywordIndex.build(self._docstore.iter_keywords())
         keyword.save(self._temp)
+        profile = build_profile(list(self._docstore.iter_texts()), ids, vectors)
+        profile.save(self._temp)
         documents = len(self._docstore.documents())
         chunks = self._docstore.count_chunks()
         self._docstore.close()
@@ -221,7 +224,11 @@ class IndexWriter:
             updated_at=now_iso(),
             previous_version=self.previous.version if self.previous else None,
             keyword_tokenizer=KEYWORD_TOKENIZER,
-            extra={**self._carried_extra(), **(extra or {})},
+            extra={
+                **self._carried_extra(),
+                **(extra or {}),
+                "crosslingual": profile.summary(),
+            },
         )
         (self._temp / "manifest.json").write_text(manifest.to_json(), encoding="utf-8")
         publish(self.index_path, self._temp, self._version)

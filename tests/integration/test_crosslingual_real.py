@@ -1,0 +1,143 @@
+"""Cross-language questions on the example wiki and citations across languages, real model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from askwiki.answering.citations import check_citations
+from askwiki.embedding.embedder import Embedder
+from askwiki.retrieval import Retriever, retrieval_options
+from askwiki.settings import Settings
+from askwiki.store.index import open_index
+
+pytestmark = pytest.mark.integration
+
+QUESTIONS = Path(__file__).parents[1] / "fixtures" / "crosslingual" / "example_wiki_questions.jsonl"
+
+
+def load_questions() -> list[dict[str, str]]:
+    with QUESTIONS.open(encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def doc_hit_at_1(retriever: Retriever, items: list[dict[str, str]]) -> tuple[float, list[str]]:
+    missed: list[str] = []
+    for item in items:
+        passages = retriever.search(item["question"], 5).passages
+        if not passages or passages[0].chunk.doc_id != item["doc_id"]:
+            missed.append(f"{item['question']} -> {[p.chunk.doc_id for p in passages[:3]]}")
+    return 1 - len(missed) / len(items), missed
+
+
+@pytest.mark.parametrize("direction", ["zh→en", "en→zh"])
+def test_questions_in_the_other_language_find_their_page_first(
+    example_index: Settings, real_embedder: Embedder, direction: str
+) -> None:
+    items = [q for q in load_questions() if q["direction"] == direction]
+    assert len(items) >= 20
+    index = open_index(example_index.index_path)
+    try:
+        retriever = Retriever(index, real_embedder, retrieval_options(example_index))
+        hit, missed = doc_hit_at_1(retriever, items)
+    finally:
+        index.close()
+    assert hit >= 0.85, missed
+
+
+def test_traditional_chinese_questions_find_simplified_and_english_pages(
+    example_index: Settings, real_embedder: Embedder
+) -> None:
+    items = [q for q in load_questions() if q["direction"].startswith("zh-Hant")]
+    index = open_index(example_index.index_path)
+    try:
+        retriever = Retriever(index, real_embedder, retrieval_options(example_index))
+        hit, missed = doc_hit_at_1(retriever, items)
+    finally:
+        index.close()
+    assert hit == 1.0, missed
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "BM25 里的 k1 和 b 参数是什么意思？",
+        "QLoRA 把基础模型量化成几位？",
+        "What is model pruning?",
+    ],
+)
+def test_answerable_cross_language_questions_pass_the_relevance_floor(
+    example_index: Settings, real_embedder: Embedder, question: str
+) -> None:
+    """These were refused as "no relevant page" before cross-language calibration."""
+    index = open_index(example_index.index_path)
+    try:
+        options = retrieval_options(example_index)
+        crossing = Retriever(index, real_embedder, options).search(question)
+        assert crossing.relevant, [p.chunk.doc_id for p in crossing.closest]
+    finally:
+        index.close()
+
+
+SOURCES_ZH = [
+    "知识蒸馏 › 起源\n“知识蒸馏”这一名称来自 Hinton、Vinyals 和 Dean 于 2015 年发表的论文"
+    "《Distilling the Knowledge in a Neural Network》。在此之前，Buciluǎ、Caruana 和 "
+    "Niculescu-Mizil 在 2006 年的《Model Compression》中已经提出用小模型模仿大模型集成的思路。",
+    "模型剪枝 › 彩票假说\nFrankle 和 Carbin 的《The Lottery Ticket Hypothesis》获得 ICLR 2019 "
+    "最佳论文奖。它指出：随机初始化的稠密网络中包含一个子网络（“中奖彩票”），如果把它恢复到原始"
+    "初始化并单独训练，可以达到与完整网络相当的精度。",
+    "模型剪枝 › 结构化剪枝\n整块删除通道、神经元或注意力头，剪完仍是普通的稠密模型，在任何硬件上都能"
+    "直接加速。Michel 等人 2019 年的论文《Are Sixteen Heads Really Better than One?》发现，测试时"
+    "去掉 Transformer 中的许多注意力头，效果几乎不受影响。",
+]
+SOURCES_EN = [
+    "LoRA and QLoRA › LoRA\nLoRA (Low-Rank Adaptation) was introduced by Hu et al. at Microsoft "
+    "in 2021. It freezes the pre-trained weight matrix W0 and learns the update as the product "
+    "of two small matrices.",
+    "LoRA and QLoRA › QLoRA\nQLoRA (Dettmers et al., 2023) quantises the frozen base model to "
+    "4-bit NormalFloat and trains LoRA adapters on top, so a 65B model can be fine-tuned on a "
+    "single 48 GB GPU.",
+    "BM25 › Parameters k1 and b\nk1 controls how quickly the contribution of a repeated term "
+    "saturates; b controls how strongly scores are normalised by document length.",
+]
+
+
+@pytest.mark.parametrize(
+    ("answer", "sources", "expected"),
+    [
+        (
+            "The name knowledge distillation comes from a 2015 paper by Hinton, Vinyals and "
+            "Dean. The lottery ticket hypothesis says a randomly initialised dense network "
+            "contains a subnetwork that can match the full network when trained alone. "
+            "Structured pruning removes whole channels, neurons or attention heads, so the "
+            "model stays dense and runs faster on any hardware.",
+            SOURCES_ZH,
+            [1, 2, 3],
+        ),
+        (
+            "LoRA 冻结预训练的权重矩阵，只学习两个小矩阵的乘积作为更新。QLoRA 把冻结的基础模型量化为"
+            "4 位，再在其上训练 LoRA 适配器。b 参数控制按文档长度归一化的强度。",
+            SOURCES_EN,
+            [1, 2, 3],
+        ),
+    ],
+)
+def test_answers_in_one_language_keep_citations_to_sources_in_the_other(
+    real_embedder: Embedder, answer: str, sources: list[str], expected: list[int]
+) -> None:
+    vectors = [real_embedder.embed_passages([s]) for s in sources]
+    checked = check_citations(answer, sources, vectors, real_embedder.embed_passages)
+    assert checked.cited == expected, checked.text
+
+
+def test_an_unrelated_sentence_gets_no_citation_across_languages(real_embedder: Embedder) -> None:
+    vectors = [real_embedder.embed_passages([s]) for s in SOURCES_ZH]
+    checked = check_citations(
+        "Paris is the capital of France and has many museums [2].",
+        SOURCES_ZH,
+        vectors,
+        real_embedder.embed_passages,
+    )
+    assert checked.cited == [] and "[" not in checked.text
