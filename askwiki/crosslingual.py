@@ -85,6 +85,22 @@ class LanguageProfile:
             return 0.0
         return self.offsets.get(query_language, DEFAULT_OFFSET)
 
+    def ranks_within_language(self, ranking: list[tuple[int, float]]) -> list[tuple[int, int]]:
+        """BM25 ranks counted within each passage's language.
+
+        Keywords match within a language (glossary terms, names and numbers aside), so a
+        Chinese question's BM25 list is headed by Chinese passages however good the English
+        ones are; ranked among their own language, the best passage of each language gets
+        the same keyword credit and the calibrated dense leg decides between them.
+        """
+        seen: dict[str | None, int] = {}
+        ranks: list[tuple[int, int]] = []
+        for row_id, _ in ranking:
+            language = self.languages.get(row_id)
+            seen[language] = seen.get(language, 0) + 1
+            ranks.append((row_id, seen[language]))
+        return ranks
+
     def translations(self, query: str) -> list[str]:
         """Glossary terms of the other language for the terms the query contains."""
         text = to_simplified(query).lower()

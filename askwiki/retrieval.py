@@ -160,9 +160,15 @@ class Retriever:
         else:
             dense = search_dense(self.index.dense, vector, opts.candidates)
             keyword = self.index.keyword.search(query, opts.candidates)
+        keyword_ranks = _ranks(keyword)
+        if self._crossing():
+            keyword_ranks = self.index.languages.ranks_within_language(keyword)
         fused: dict[int, float] = {}
-        for weight, ranking in ((opts.dense_weight, dense), (opts.bm25_weight, keyword)):
-            for rank, (row_id, _) in enumerate(ranking, start=1):
+        for weight, ranks in (
+            (opts.dense_weight, _ranks(dense)),
+            (opts.bm25_weight, keyword_ranks),
+        ):
+            for row_id, rank in ranks:
                 fused[row_id] = fused.get(row_id, 0.0) + weight / (opts.rrf_k + rank)
         dense_scores = dict(dense)
         bm25_scores = dict(keyword)
@@ -243,6 +249,10 @@ class Retriever:
     def query_keywords(self, query: str) -> set[str]:
         """The keywords the floor's coverage counts (glossary translations included)."""
         return set(self._query_keywords(query))
+
+
+def _ranks(ranking: list[tuple[int, float]]) -> list[tuple[int, int]]:
+    return [(row_id, rank) for rank, (row_id, _) in enumerate(ranking, start=1)]
 
 
 def passes_floor(opts: RetrievalOptions, dense_score: float, coverage: float) -> bool:

@@ -172,3 +172,9 @@ def test_an_index_without_a_profile_still_opens(tmp_path: Path) -> None:
         assert not reopened.languages.bilingual
     finally:
         reopened.close()
+
+
+def test_bm25_ranks_count_within_each_language() -> None:
+    profile = LanguageProfile(languages={1: "zh", 2: "zh", 3: "en", 4: "zh", 5: "en"})
+    ranking = [(1, 9.0), (2, 8.0), (3, 3.0), (4, 2.0), (5, 1.0)]
+    assert profile.ranks_within_language(ranking) == [(1, 1), (2, 2), (3, 1), (4, 3), (5, 2)]
