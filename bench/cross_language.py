@@ -31,6 +31,7 @@ from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from askwiki.embedding.embedder import Embedder
 from askwiki.ingest.pipeline import run_ingest
+from askwiki.langchain import AskwikiEmbeddings
 from askwiki.retrieval import Retriever, retrieval_options
 from askwiki.settings import Settings
 from askwiki.store.dense import search_dense
@@ -93,7 +94,7 @@ def build_corpus(limit: int, cmrc_passages: int, seed: int) -> Corpus:
 
 def _langchain_store(corpus: Corpus, embedder: Embedder, folder: Path) -> FAISS:
     """The tutorial pipeline's store; kept in ``--work`` so a re-run does not re-embed."""
-    embeddings = embedder.as_langchain()
+    embeddings = AskwikiEmbeddings(embedder)
     if (folder / "index.faiss").is_file():
         return FAISS.load_local(str(folder), embeddings, allow_dangerous_deserialization=True)
     pages = [
@@ -157,7 +158,7 @@ def run_cross_language(
     report_, ingest_s = timed(lambda: run_ingest(files, settings, embedder))
     say(f"askwiki: {report_.chunks} chunks in {ingest_s:.0f} s; LangChain baseline")
     store = _langchain_store(corpus, embedder, work / "langchain")
-    store.embedding_function = shared.as_langchain()
+    store.embedding_function = AskwikiEmbeddings(shared)
     index = open_index(settings.index_path)
     methods = askwiki_doc_methods(index, settings, shared, k)
     methods[BASELINE] = lambda q: [str(d.metadata["id"]) for d in store.similarity_search(q, k=k)]
