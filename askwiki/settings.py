@@ -56,6 +56,7 @@ class Settings(BaseSettings):
     min_dense_score: float = Field(0.89, ge=-1, le=1)
     keyword_weight: float = Field(0.25, ge=0)
     min_hybrid_score: float = Field(0.97, ge=-1)
+    max_absent_share: float = Field(0.3, ge=0)
     allow_unsupported_answers: bool = False
 
     # LLM
