@@ -81,6 +81,11 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--per-set", type=int, default=250, help="questions per corpus (max)")
     parser.add_argument(
+        "--sets",
+        default="gitlab,cmrc,xquad-en,xquad-zh",
+        help="comma list of the corpora to use: gitlab, cmrc, xquad-en, xquad-zh",
+    )
+    parser.add_argument(
         "--pages",
         type=int,
         default=None,
@@ -168,14 +173,16 @@ def collect(args: argparse.Namespace) -> list[dict[str, object]]:
     """Per question: features of the fused top 15 in its own corpus (pages present and
     pages removed) and in the three other corpora."""
     work = temp_dir("floor")
-    sets = [
-        handbook_set(handbook_questions()[: args.per_set], work, subset=False),
-        cmrc_set(cmrc_questions()[: args.per_set], work, subset=False),
-        xquad_set("xquad-en", args.per_set, work),
-        xquad_set("xquad-zh", args.per_set, work),
-    ]
+    wanted = [name.strip() for name in args.sets.split(",") if name.strip()]
+    makers = {
+        "gitlab": lambda: handbook_set(handbook_questions()[: args.per_set], work, subset=False),
+        "cmrc": lambda: cmrc_set(cmrc_questions()[: args.per_set], work, subset=False),
+        "xquad-en": lambda: xquad_set("xquad-en", args.per_set, work),
+        "xquad-zh": lambda: xquad_set("xquad-zh", args.per_set, work),
+    }
+    sets = [makers[name]() for name in makers if name in wanted]
     if args.pages:
-        sets = [sets[0], *(limit_pages(s, args.pages, work) for s in sets[1:])]
+        sets = [s if s.name == HANDBOOK_SET else limit_pages(s, args.pages, work) for s in sets]
     cache = args.cache_dir / "floor-features-absent.jsonl"
     key = json.dumps([[s.name, fingerprint(s), len(s.questions)] for s in sets])
     if cache.is_file():
@@ -187,7 +194,7 @@ def collect(args: argparse.Namespace) -> list[dict[str, object]]:
     retrievers: dict[str, Retriever] = {}
     # The handbook last: its index is the largest, and the one bench/answers.py may be
     # building at the same time.
-    for answer_set in [*sets[1:], sets[0]]:
+    for answer_set in sorted(sets, key=lambda s: s.name == HANDBOOK_SET):
         say(f"{answer_set.name}: indexing {len(answer_set.pages)} pages (cached when unchanged)")
         retrievers[answer_set.name] = open_set_index(
             answer_set, settings, embedder

@@ -251,8 +251,9 @@ class AnswerService:
             answer.sources = []
             yield DoneEvent(self._finish(answer, started, retrieved))
             return
-        answer.answer = grounded.text
-        cited = set(marker_numbers(grounded.text))
+        # With unsupported answers allowed, an answer grounding would empty is shown whole.
+        answer.answer = grounded.text if grounded.answers else checked.text
+        cited = set(marker_numbers(answer.answer))
         for source in answer.sources:
             source.cited = source.n in cited
         yield DoneEvent(self._finish(answer, started, retrieved))
