@@ -27,13 +27,16 @@ from askwiki.answering.citations import (
     strip_markers,
 )
 from askwiki.evidence import TermWeights
-from askwiki.text import keyword_tokens
+from askwiki.text import detect_language, keyword_tokens
 
 # A sentence is supported by a source holding this IDF-weighted share of its keywords...
 LEXICAL_SUPPORT = 0.6
 # ...or a smaller share, when the source's closest chunk is also this close in meaning.
 LEXICAL_WITH_COSINE = 0.4
 COSINE_SUPPORT = 0.86
+# A sentence in another language than its source shares no words with it: cosine alone.
+# Not calibrated yet (cross-language answers are issue 13's); e5 scores such true pairs lower.
+CROSS_LANGUAGE_COSINE = 0.84
 
 # The model's own "the sources do not say" (the system prompt's phrases and common variants).
 _REFUSAL = re.compile(
@@ -81,6 +84,7 @@ def ground_answer(
     judged = [i for i, s in enumerate(sentences) if _judgeable(s) and not is_refusal(s)]
     vectors = embed([strip_markers(sentences[i]).strip() for i in judged]) if judged else None
     source_terms = [set(keyword_tokens(s)) for s in sources]
+    source_languages = [detect_language(s) for s in sources]
     kept: list[str] = []
     removed = 0
     supported = 0
@@ -96,9 +100,10 @@ def ground_answer(
         assert vectors is not None
         vector = vectors[judged.index(i)]
         cited = [n for n in marker_numbers(sentence) if 1 <= n <= len(sources)]
+        same = [source_languages[n - 1] == detect_language(sentence) for n in cited]
         if cited and any(
-            _supports(sentence, source_terms[n - 1], source_vectors[n - 1], vector, weigh)
-            for n in cited
+            _supports(sentence, source_terms[n - 1], source_vectors[n - 1], vector, weigh, s)
+            for n, s in zip(cited, same, strict=True)
         ):
             kept.append(sentence)
             supported += 1
@@ -119,12 +124,15 @@ def _supports(
     chunk_vectors: np.ndarray,
     sentence_vector: np.ndarray,
     weigh: WeighFn,
+    same_language: bool,
 ) -> bool:
+    cosine = float((chunk_vectors @ sentence_vector).max()) if len(chunk_vectors) else 0.0
+    if not same_language:
+        return cosine >= CROSS_LANGUAGE_COSINE
     terms = weigh(keyword_tokens(strip_markers(sentence)))
     lexical = terms.coverage(source_terms)
     if lexical >= LEXICAL_SUPPORT:
         return True
-    cosine = float((chunk_vectors @ sentence_vector).max()) if len(chunk_vectors) else 0.0
     return lexical >= LEXICAL_WITH_COSINE and cosine >= COSINE_SUPPORT
 
 
