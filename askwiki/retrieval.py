@@ -37,12 +37,12 @@ class RetrievalOptions:
     rrf_k: int = 60
     dense_weight: float = 1.0
     bm25_weight: float = 1.0
-    min_dense_score: float = 0.89
+    min_dense_score: float = 0.91
     keyword_weight: float = 0.25
-    min_hybrid_score: float = 0.97
+    min_hybrid_score: float = 0.95
     # Refuse when keywords no chunk contains carry more than this share of the question's
     # IDF mass (>= 1 turns the check off).
-    max_absent_share: float = 0.3
+    max_absent_share: float = 0.5
 
 
 @dataclass(frozen=True)

@@ -340,7 +340,7 @@ def grid() -> list[Floor]:
     dense = [x / 100 for x in range(88, 97)]
     weight = [0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5]
     hybrid = [x / 100 for x in range(88, 106)]
-    absent = [0.0, 0.1, 0.2, 0.3, 0.4, 2.0]
+    absent = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 2.0]
     return [
         Floor(_label(*values), *values, weighted=True)
         for values in itertools.product(dense, weight, hybrid, absent)
@@ -370,12 +370,19 @@ def settings_floor(settings: Settings, name: str) -> Floor:
     )
 
 
+# The handbook's pages repeat each other (a policy is stated on its own page and summarised
+# on others), so its "absent" questions often still have an answer in the index, and its
+# follow-ups are asked here without their conversation (kept <= 0.825 with no floor). Its
+# groups are shown but do not choose the settings.
+NOT_CHOOSING = ("kept gitlab-handbook", "refused absent gitlab-handbook")
+
+
 def kept(scores: dict[str, float]) -> list[float]:
-    return [v for g, v in scores.items() if g.startswith("kept")]
+    return [v for g, v in scores.items() if g.startswith("kept") and g not in NOT_CHOOSING]
 
 
 def refused(scores: dict[str, float]) -> list[float]:
-    return [v for g, v in scores.items() if g.startswith("refused")]
+    return [v for g, v in scores.items() if g.startswith("refused") and g not in NOT_CHOOSING]
 
 
 def main() -> None:
@@ -399,7 +406,8 @@ def main() -> None:
         if min(refused(scores)) >= args.min_refused:
             safe.append((floor, scores))
     safe.sort(key=lambda item: (min(kept(item[1])), statistics.mean(kept(item[1]))), reverse=True)
-    shown += [(f, s) for f, s in safe[:4] if f.name not in {x.name for x, _ in shown}]
+    names = {x.name.removeprefix("default: ") for x, _ in shown}
+    shown += [(f, s) for f, s in safe if f.name not in names][:4]
     groups = list(shown[0][1])
     table = [
         [
@@ -421,7 +429,8 @@ def main() -> None:
         f"{counts['absent']} with their gold pages removed, {counts['off-topic']} off-topic "
         f"question-corpus pairs. Rows after the default: the best of {len(safe)} grid "
         f"settings that refuse >= {args.min_refused:.0%} in every absent and off-topic group, "
-        "ranked by worst kept.",
+        "ranked by worst kept; worst kept/refused leave out the handbook's kept and absent "
+        "groups (NOT_CHOOSING).",
         flush=True,
     )
 

@@ -19,6 +19,7 @@ ANSWER_KEYS = {
     "standalone_question",
     "index_version",
     "corrections",
+    "unsupported_removed",
     "cached",
     "cached_from",
     "related",
