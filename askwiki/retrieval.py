@@ -13,6 +13,7 @@ import numpy.typing as npt
 
 from askwiki.documents import Chunk
 from askwiki.embedding.embedder import Embedder
+from askwiki.evidence import TermWeights, term_weights
 from askwiki.settings import Settings
 from askwiki.store.dense import search_dense
 from askwiki.store.index import WikiIndex
@@ -36,9 +37,12 @@ class RetrievalOptions:
     rrf_k: int = 60
     dense_weight: float = 1.0
     bm25_weight: float = 1.0
-    min_dense_score: float = 0.89
+    min_dense_score: float = 0.91
     keyword_weight: float = 0.25
-    min_hybrid_score: float = 0.97
+    min_hybrid_score: float = 0.95
+    # Refuse when keywords no chunk contains carry more than this share of the question's
+    # IDF mass (>= 1 turns the check off).
+    max_absent_share: float = 0.5
     cross_language: bool = True
 
 
@@ -88,6 +92,7 @@ def retrieval_options(settings: Settings) -> RetrievalOptions:
         min_dense_score=settings.min_dense_score,
         keyword_weight=settings.keyword_weight,
         min_hybrid_score=settings.min_hybrid_score,
+        max_absent_share=settings.max_absent_share,
         cross_language=settings.cross_language,
     )
 
@@ -126,13 +131,22 @@ class Retriever:
         started = time.perf_counter()
         vector = self.embedder.embed_queries([query])[0] if query_vector is None else query_vector
         language = detect_language(query)
-        keywords = self._query_keywords(query)
+        terms = self.term_weights(query)
         embedded = time.perf_counter()
         candidates = self.candidates(query, vector, max(k * 3, k))
         searched = time.perf_counter()
         best = max((p.dense_score for p in candidates), default=0.0)
-        query_keywords = set(keywords)
-        passages = [p for p in candidates if self._relevant(p, query_keywords, language)]
+        absent = terms.absent_share()
+        # A cosine floor of -1 lets every passage through: the floor is off, this check too.
+        if absent > opts.max_absent_share and opts.min_dense_score > -1.0:
+            logger.info(
+                "No relevant page: %.0f%% of the question's terms (%s) are in no chunk",
+                absent * 100,
+                ", ".join(sorted(terms.absent)),
+            )
+            passages = []
+        else:
+            passages = [p for p in candidates if self._relevant(p, terms, language)]
         closest = [] if passages else best_per_page(candidates)[:CLOSEST_PAGES]
         if self.reranker is not None and passages:
             passages = self.reranker.rerank(query, passages)
@@ -221,14 +235,21 @@ class Retriever:
             for p in passages
         ]
 
-    def _relevant(self, passage: Passage, query_keywords: set[str], language: Language) -> bool:
+    def term_weights(self, query: str) -> TermWeights:
+        """The query's keywords (glossary translations included) weighted by how rare they
+        are among the index's chunks."""
+        keyword = self.index.keyword
+        return term_weights(self._query_keywords(query), keyword.document_frequency, len(keyword))
+
+    def _relevant(self, passage: Passage, terms: TermWeights, language: Language) -> bool:
         """The relevance floor: similar enough alone, or similar and on-topic in words.
 
         Cosine alone cannot tell an off-topic question from a real one: multilingual-e5
         scores Chinese pairs ~0.05 higher than English ones, so an unrelated Chinese
         Wikipedia question reaches 0.86-0.88 against another Chinese corpus while a real
-        English question's best page can sit at 0.83. Keyword coverage separates them;
-        ``bench/floor.py`` measures the trade and chose the defaults.
+        English question's best page can sit at 0.83. Keyword coverage separates them, once
+        weighted by rarity: "知识蒸馏是什么？" finds "知识" in every page of an AI wiki, never
+        "蒸馏". ``bench/floor.py`` measures the trade and chose the defaults.
 
         A passage in the other language is judged on the same footing: its cosine gets the
         index's cross-language offset, and the question's keywords include their glossary
@@ -238,7 +259,8 @@ class Retriever:
         dense = self.floor_cosine(passage, language)
         if dense >= opts.min_dense_score:
             return True  # skips the keyword tokenizing below
-        return passes_floor(opts, dense, keyword_coverage(query_keywords, passage))
+        coverage = terms.coverage(keyword_tokens(passage.chunk.search_text))
+        return passes_floor(opts, dense, coverage)
 
     def floor_cosine(self, passage: Passage, language: Language) -> float:
         """The cosine the floor judges: cross-language pairs get the index's offset."""
@@ -256,7 +278,10 @@ def _ranks(ranking: list[tuple[int, float]]) -> list[tuple[int, int]]:
 
 
 def passes_floor(opts: RetrievalOptions, dense_score: float, coverage: float) -> bool:
-    """The relevance floor on a passage's cosine and its keyword coverage (0-1)."""
+    """The relevance floor on a passage's cosine and its keyword coverage (0-1).
+
+    ``Retriever`` passes the IDF-weighted coverage (``TermWeights.coverage``).
+    """
     if dense_score >= opts.min_dense_score:
         return True
     return dense_score + opts.keyword_weight * coverage >= opts.min_hybrid_score

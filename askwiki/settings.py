@@ -53,9 +53,10 @@ class Settings(BaseSettings):
     rrf_k: int = Field(60, ge=1)
     dense_weight: float = Field(1.0, ge=0)
     bm25_weight: float = Field(1.0, ge=0)
-    min_dense_score: float = Field(0.89, ge=-1, le=1)
+    min_dense_score: float = Field(0.91, ge=-1, le=1)
     keyword_weight: float = Field(0.25, ge=0)
-    min_hybrid_score: float = Field(0.97, ge=-1)
+    min_hybrid_score: float = Field(0.95, ge=-1)
+    max_absent_share: float = Field(0.5, ge=0)
     cross_language: bool = True
     allow_unsupported_answers: bool = False
 

@@ -200,12 +200,33 @@ class SetIndex:
     ingest: IngestReport
 
 
+def seed_index(index_path: Path) -> None:
+    """Start a new index of a set from the newest other index of the same set, if any.
+
+    The writer reuses the vectors of unchanged chunks and deletes the pages the corpus no
+    longer has, so a corpus with a few pages taken out costs no re-embedding.
+    """
+    if index_path.exists():
+        return
+    prefix = index_path.name.rsplit("-", 1)[0] + "-"
+    siblings = [
+        p
+        for p in index_path.parent.glob(prefix + "*")
+        if (p / "CURRENT").is_file()  # published: not one still being written
+    ]
+    if siblings:
+        newest = max(siblings, key=lambda p: (p / "CURRENT").stat().st_mtime)
+        shutil.copytree(newest, index_path, ignore=shutil.ignore_patterns(".writer.lock"))
+
+
 def open_set_index(answer_set: AnswerSet, settings: Settings, embedder: Embedder) -> SetIndex:
     """Index the set with the real pipeline (a no-op when the cached index is current)."""
     index_settings = settings.model_copy(
         update={"index": f"bench-{answer_set.name}-{fingerprint(answer_set)}"}
     )
-    report = run_ingest([answer_set.corpus], index_settings, embedder)
+    seed_index(index_settings.index_path)
+    # prune: the index mirrors the corpus file too, not only a folder of pages.
+    report = run_ingest([answer_set.corpus], index_settings, embedder, prune=True)
     live = LiveIndex(index_settings.index_path, embedder, retrieval_options(index_settings))
     live.load()
     return SetIndex(index_settings, live, report)

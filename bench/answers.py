@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import sys
 from collections import defaultdict
@@ -51,6 +52,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from askwiki.answering.grounding import is_refusal
 from askwiki.answering.service import AnswerService
 from askwiki.embedding.embedder import Embedder, load_embedder
 from askwiki.evaluation import EvalQuestion, EvalRow, EvalRunner, EvalSummary, summarise
@@ -70,9 +72,21 @@ from bench.answer_sets import (
     open_set_index,
     passage_is_gold,
 )
-from bench.common import machine_line, print_table, quiet_logs, read_jsonl, say, timed
+from bench.common import (
+    machine_line,
+    print_table,
+    quiet_logs,
+    read_jsonl,
+    say,
+    seeded_sample,
+    timed,
+    write_jsonl,
+)
 
 SMOKE_QUESTIONS = 6
+# bench/floor.py --per-set 80 --pages N indexes these questions' pages (see absent_page_set).
+FLOOR_QUESTIONS = 80
+SEED = 2018
 DEPTH = 10
 OURS = "askwiki"
 THEIRS = "LangChain tutorial"
@@ -90,16 +104,71 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=None, help="folder for rows (resumed)")
     parser.add_argument("--fresh", action="store_true", help="drop rows of an earlier run")
     parser.add_argument("--retrieval-only", action="store_true", help="search only, no LLM")
+    parser.add_argument(
+        "--absent",
+        type=int,
+        default=None,
+        help="negative rejection: N questions whose gold pages are taken out of the corpus, "
+        "interleaved with N whose pages stay",
+    )
+    parser.add_argument(
+        "--pages", type=int, default=None, help="CMRC with --absent: at most this many passages"
+    )
     return parser.parse_args()
 
 
 def prepare(name: str, args: argparse.Namespace, work: Path) -> AnswerSet:
     questions = handbook_questions() if name == "gitlab" else cmrc_questions()
+    if args.absent:
+        return absent_page_set(name, questions, args.absent, args.pages, work)
     count = SMOKE_QUESTIONS if args.smoke else args.limit
     picked = [replace(q, line=n) for n, q in enumerate(questions[:count], start=1)]
     if name == "gitlab":
         return handbook_set(picked, work, subset=args.smoke)
     return cmrc_set(picked, work, subset=args.smoke)
+
+
+def absent_page_set(
+    name: str, pool: list[EvalQuestion], n: int, pages: int | None, work: Path
+) -> AnswerSet:
+    """Negative rejection (RGB, Chen et al. 2023) on one set: the gold pages of the first
+    ``n`` questions are taken out of the corpus and those questions asked anyway (no gold:
+    answering them is an error), interleaved with the next ``n`` questions whose pages stay.
+
+    CMRC with ``pages``: the corpus is the pages of the first 80 questions (``bench/floor.py
+    --per-set 80``) plus seeded others up to ``pages``, so the index is the floor's.
+    """
+    absent = pool[:n]
+    removed = {page for q in absent for page in q.sources}
+    present = [q for q in pool[n:] if not removed & set(q.sources)][:n]
+    mixed: list[EvalQuestion] = []
+    for gone, kept in zip(absent, present, strict=False):
+        unanswerable = replace(
+            gone, answers=(), sources=(), extra={**gone.extra, "absent_pages": list(gone.sources)}
+        )
+        mixed += [unanswerable, kept]
+    picked = [replace(q, line=i) for i, q in enumerate(mixed, start=1)]
+    if name == "gitlab":
+        full = handbook_set(picked, work, subset=False)
+        folder = work / "handbook-absent"
+        shutil.rmtree(folder, ignore_errors=True)
+        for doc_id, _ in full.pages:
+            if doc_id not in removed:
+                target = folder / doc_id
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(full.corpus / doc_id, target)
+        kept_pages = [(d, t) for d, t in full.pages if d not in removed]
+        return replace(full, questions=picked, corpus=folder, pages=kept_pages)
+    full = cmrc_set(picked, work, subset=False)
+    keep = {d for d, _ in full.pages}
+    if pages:
+        needed = {page for q in pool[:FLOOR_QUESTIONS] for page in q.sources}
+        others = [d for d, _ in full.pages if d not in needed]
+        keep = needed | set(seeded_sample(others, max(0, pages - len(needed)), SEED))
+    rows = [r for r in read_jsonl(full.corpus) if r["id"] in keep and r["id"] not in removed]
+    corpus = write_jsonl(work / "cmrc-absent.jsonl", rows)
+    texts = [(str(r["id"]), str(r["text"])) for r in rows]
+    return replace(full, questions=picked, corpus=corpus, pages=texts)
 
 
 def by_evidence_file(row: EvalRow, question: EvalQuestion) -> None:
@@ -270,6 +339,39 @@ def metric_rows(
     add("answers with >= 1 citation", a.answers_with_citation, b.answers_with_citation, False)
     add('"no relevant page" rate', a.no_answer_rate, b.no_answer_rate, ratio=False)
     add("refused with a gold page among the closest", a.closest_hit_rate, None, ratio=False)
+    absent = {
+        s: [r for r in rs if "absent_pages" in r.extra and not r.error] for s, rs in rows.items()
+    }
+    if absent[OURS]:
+        add(
+            "absent page: confident answers (status answered)",
+            mean([float(r.status == "answered") for r in absent[OURS]]),
+            mean([float(r.status == "answered") for r in absent[THEIRS]]),
+            ratio=False,
+        )
+        add(
+            "absent page: answers that are not a refusal",
+            mean(
+                [
+                    float(r.status == "answered" and not is_refusal(r.answer or ""))
+                    for r in absent[OURS]
+                ]
+            ),
+            mean([float(not is_refusal(r.answer or "")) for r in absent[THEIRS]]),
+            ratio=False,
+        )
+        add(
+            "absent page: answers that cite a source",
+            mean([float(bool(r.cited)) for r in absent[OURS]]),
+            None,
+            ratio=False,
+        )
+        add(
+            "unsupported sentences removed per answer",
+            mean([float(r.extra.get("unsupported_removed", 0)) for r in rows[OURS] if not r.error]),
+            None,
+            ratio=False,
+        )
     seconds = {s: [r.seconds for r in rs if r.error is None] for s, rs in rows.items()}
     p50 = {s: statistics.median(v) if v else None for s, v in seconds.items()}
     add("seconds per question, p50", p50[OURS], p50[THEIRS])
@@ -316,6 +418,8 @@ def main() -> None:
     quiet_logs()
     machine = machine_line()
     mode = "smoke" if args.smoke else f"limit-{args.limit}" if args.limit else "full"
+    if args.absent:
+        mode = f"absent-{args.absent}" + (f"-pages-{args.pages}" if args.pages else "")
     kind = "answers-retrieval" if args.retrieval_only else "answers"
     out = args.out or args.cache_dir / f"{kind}-{mode}"
     if args.fresh:

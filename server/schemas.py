@@ -64,6 +64,11 @@ class AnswerOut(BaseModel):
     standalone_question: str | None = None
     index_version: str | None = None
     corrections: int = Field(0, description="Citation markers the server added, fixed or removed.")
+    unsupported_removed: int = Field(
+        0,
+        description="Answer sentences dropped because the source they cite does not support "
+        "them; when nothing supported was left the status is 'no_answer'.",
+    )
     cached: bool = Field(
         False, description="Served from the answer to an earlier question meaning the same."
     )

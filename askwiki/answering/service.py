@@ -12,10 +12,12 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 
 import numpy as np
 
-from askwiki.answering.citations import check_citations, strip_markers
+from askwiki.answering.citations import check_citations, marker_numbers, strip_markers
+from askwiki.answering.grounding import ground_answer
 from askwiki.answering.prompt import pack_prompt, rewrite_messages
 from askwiki.answering.types import (
     Answer,
@@ -29,9 +31,10 @@ from askwiki.answering.types import (
 )
 from askwiki.embedding.embedder import Embedder
 from askwiki.errors import LLMError
+from askwiki.evidence import term_weights
 from askwiki.live_index import LiveIndex
 from askwiki.llm.base import ChatMessage, LLMBackend
-from askwiki.retrieval import Passage, RetrievalResult, Retriever
+from askwiki.retrieval import CLOSEST_PAGES, Passage, RetrievalResult, Retriever
 from askwiki.settings import Settings
 from askwiki.text import Language, detect_language
 
@@ -42,6 +45,10 @@ HEALTH_CACHE_S = 5.0
 NO_ANSWER: dict[Language, str] = {
     "zh": "知识库中没有关于这个问题的页面，无法根据资料回答。",
     "en": "The wiki has no page about this, so it cannot be answered from the wiki.",
+}
+NO_SUPPORTED_ANSWER: dict[Language, str] = {
+    "zh": "知识库的页面没有回答这个问题。下面是最接近的页面。",
+    "en": "The wiki's pages do not answer this. These are the closest pages.",
 }
 EXTRACTIVE_NOTICE: dict[Language, str] = {
     "zh": "语言模型暂时不可用，以下是最相关的原文段落：",
@@ -65,6 +72,17 @@ def to_sources(passages: Sequence[Passage]) -> list[Source]:
         )
         for n, p in enumerate(passages, start=1)
     ]
+
+
+def best_per_source_page(sources: Sequence[Source]) -> list[Source]:
+    """The first source of each page, at most ``CLOSEST_PAGES``: a refusal's closest pages."""
+    seen: set[str] = set()
+    firsts: list[Source] = []
+    for source in sources:
+        if source.doc_id not in seen and len(firsts) < CLOSEST_PAGES:
+            seen.add(source.doc_id)
+            firsts.append(source)
+    return firsts
 
 
 def _excerpt(text: str) -> str:
@@ -205,12 +223,39 @@ class AnswerService:
             retriever.stored_vectors(packed.passages),
             self.embedder.embed_passages,
         )
-        answer.answer = checked.text
         answer.corrections = checked.corrections
-        for source in answer.sources:
-            source.cited = source.n in checked.cited
         if checked.corrections:
             logger.info("Answer %s: %d citation correction(s)", answer.id, checked.corrections)
+        grounded = ground_answer(
+            checked.text,
+            [p.chunk.search_text for p in packed.passages],
+            retriever.stored_vectors(packed.passages),
+            self.embedder.embed_passages,
+            lambda words: term_weights(
+                words, retriever.index.keyword.document_frequency, len(retriever.index.keyword)
+            ),
+        )
+        answer.unsupported_removed = grounded.unsupported_removed
+        if grounded.unsupported_removed:
+            logger.info(
+                "Answer %s: %d sentence(s) not supported by their sources removed",
+                answer.id,
+                grounded.unsupported_removed,
+            )
+        if not grounded.answers and not settings.allow_unsupported_answers:
+            # Nothing the sources support is left, or the model said they do not answer:
+            # a refusal with the pages it saw, not an answer to show and to cache.
+            answer.status = "no_answer"
+            answer.answer = NO_SUPPORTED_ANSWER[answer.language]
+            answer.closest = [replace(s, cited=False) for s in best_per_source_page(answer.sources)]
+            answer.sources = []
+            yield DoneEvent(self._finish(answer, started, retrieved))
+            return
+        # With unsupported answers allowed, an answer grounding would empty is shown whole.
+        answer.answer = grounded.text if grounded.answers else checked.text
+        cited = set(marker_numbers(answer.answer))
+        for source in answer.sources:
+            source.cited = source.n in cited
         yield DoneEvent(self._finish(answer, started, retrieved))
 
     def _fallback_or_raise(

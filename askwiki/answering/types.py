@@ -55,7 +55,8 @@ class Answer:
 
     ``cached``/``cached_from``/``related`` are filled by the question log
     (``askwiki.questions.desk``); the service itself always leaves them empty.
-    ``closest`` is only set on ``no_answer``: the pages that came nearest, none cited.
+    ``closest`` is only set on ``no_answer``: the pages that came nearest, none cited (on a
+    refusal after generation, ``generated`` stays true: the model ran, its text was dropped).
     """
 
     id: str
@@ -71,6 +72,8 @@ class Answer:
     standalone_question: str | None = None
     index_version: str | None = None
     corrections: int = 0
+    # Sentences dropped after generation because the source they cite does not say them.
+    unsupported_removed: int = 0
     cached: bool = False
     cached_from: str | None = None
     related: list[RelatedQuestion] = field(default_factory=list)

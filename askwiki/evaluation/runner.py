@@ -236,6 +236,8 @@ class EvalRunner:
         row.status = answer.status
         row.answer = answer.answer
         row.refused = answer.status == "no_answer"
+        if answer.unsupported_removed:
+            row.extra["unsupported_removed"] = answer.unsupported_removed
         if normalized_golds(question.answers):
             answered = answer.status != "no_answer"
             row.correct = answered and contains_answer(answer.answer, question.answers)

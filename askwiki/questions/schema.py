@@ -11,7 +11,7 @@ from askwiki.answering.types import Source
 from askwiki.questions.store import QuestionSummary, Vector
 from askwiki.questions.text import answer_snippet
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # The columns of both ``sources`` and ``closest_pages``.
 _SOURCE_COLUMNS = """(
     question_id TEXT NOT NULL REFERENCES questions(id) ON DELETE CASCADE,
@@ -47,7 +47,8 @@ CREATE TABLE IF NOT EXISTS questions (
     asked_at TEXT NOT NULL,
     cached_from TEXT REFERENCES questions(id),
     embedding BLOB,
-    embedding_model TEXT
+    embedding_model TEXT,
+    unsupported_removed INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS questions_cache ON questions (normalized, index_version, status);
 CREATE INDEX IF NOT EXISTS questions_asked ON questions (asked_at);
@@ -70,6 +71,10 @@ CREATE VIEW IF NOT EXISTS root_votes AS
     FROM feedback f JOIN questions q ON q.id = f.question_id
     GROUP BY COALESCE(q.cached_from, q.id);
 """
+
+
+# Version 3: columns added to ``questions`` since version 1, added to older logs in place.
+ADDED_COLUMNS = {"unsupported_removed": "INTEGER NOT NULL DEFAULT 0"}
 
 
 def vector_from_blob(blob: bytes | None) -> Vector | None:

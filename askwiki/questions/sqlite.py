@@ -23,6 +23,7 @@ import numpy as np
 from askwiki.answering.types import Answer
 from askwiki.errors import QuestionLogError, QuestionNotFoundError
 from askwiki.questions.schema import (
+    ADDED_COLUMNS,
     SCHEMA,
     SCHEMA_VERSION,
     source_from_row,
@@ -79,6 +80,10 @@ class SQLiteQuestionStore:
                 for statement in SCHEMA.split(";\n"):
                     if statement.strip():
                         tx.execute(statement)
+                present = {row[1] for row in tx.execute("PRAGMA table_info(questions)")}
+                for column, kind in ADDED_COLUMNS.items():
+                    if column not in present:
+                        tx.execute(f"ALTER TABLE questions ADD COLUMN {column} {kind}")
                 tx.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         except (OSError, sqlite3.Error) as exc:
             raise QuestionLogError(
@@ -164,6 +169,7 @@ class SQLiteQuestionStore:
             answer.cached_from,
             blob,
             embedding_model if blob is not None else None,
+            answer.unsupported_removed,
         )
         sources = [source_row(answer.id, s) for s in answer.sources]
         closest = [source_row(answer.id, s) for s in answer.closest]
@@ -221,6 +227,7 @@ class SQLiteQuestionStore:
             standalone_question=row["standalone_question"],
             index_version=row["index_version"],
             corrections=row["corrections"],
+            unsupported_removed=row["unsupported_removed"],
             cached=row["cached_from"] is not None,
             cached_from=row["cached_from"],
             closest=[source_from_row(s) for s in closest],

@@ -58,6 +58,19 @@ class KeywordIndex:
     def __len__(self) -> int:
         return len(self.row_ids)
 
+    def document_frequency(self, tokens: list[str]) -> dict[str, int]:
+        """How many chunks contain each token (0 for a token the index never saw)."""
+        if self._bm25 is None:
+            return dict.fromkeys(tokens, 0)
+        vocab = self._bm25.vocab_dict
+        indptr = self._bm25.scores["indptr"]
+        counts: dict[str, int] = {}
+        for token in tokens:
+            column = vocab.get(token)
+            # bm25s keeps one column per token: its entries are the chunks holding it.
+            counts[token] = 0 if column is None else int(indptr[column + 1] - indptr[column])
+        return counts
+
     def search(self, query: str, k: int) -> list[tuple[int, float]]:
         """Top ``k`` (row id, BM25 score) with a positive score."""
         return self.search_tokens(keyword_tokens(query), k)

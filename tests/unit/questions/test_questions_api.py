@@ -8,6 +8,7 @@ from askwiki.testing.fake_llm import FakeLLM
 from tests.unit.questions.conftest import Client, SteeredModel, unit
 
 STORED_KEYS = {
+    "unsupported_removed",
     "id",
     "question",
     "answer",

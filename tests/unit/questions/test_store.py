@@ -71,7 +71,24 @@ def test_a_log_from_before_closest_pages_opens_and_takes_them(tmp_path: Path) ->
     assert reopened.get("old").answer.sources == make_answer().sources
     version = sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0]
     reopened.close()
-    assert version == 2
+    assert version == 3
+
+
+def test_a_log_from_before_grounding_gains_the_removed_sentence_count(tmp_path: Path) -> None:
+    path = tmp_path / "questions.sqlite"
+    old = SQLiteQuestionStore(path)
+    save(old, make_answer(id="old"))
+    old.close()
+    with sqlite3.connect(path) as conn:  # the version 2 schema had no such column
+        conn.execute("ALTER TABLE questions DROP COLUMN unsupported_removed")
+        conn.execute("PRAGMA user_version = 2")
+
+    reopened = SQLiteQuestionStore(path)
+    save(reopened, make_answer("Soup?", id="new", unsupported_removed=2))
+
+    assert reopened.get("new").answer.unsupported_removed == 2
+    assert reopened.get("old").answer.unsupported_removed == 0
+    reopened.close()
 
 
 def test_schema_is_created_on_open_and_data_survives_reopening(tmp_path: Path) -> None:
