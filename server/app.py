@@ -21,6 +21,7 @@ from askwiki.server.admin import routes as admin
 from askwiki.server.cors import install_cors
 from askwiki.server.errors import install_error_handlers
 from askwiki.server.limits import install_body_limit
+from askwiki.server.metrics import Metrics, MetricsMiddleware
 from askwiki.server.ratelimit import install_rate_limit
 from askwiki.server.routes import (
     ask,
@@ -81,6 +82,7 @@ def create_app(
             live,
             cache_similarity=settings.cache_similarity,
             base_url=settings.public_url or "",
+            observer=app.state.metrics,
         )
         app.state.sync = SyncService(settings, model, live)
         app.state.admin = admin.start_admin(settings, model, live)
@@ -93,6 +95,9 @@ def create_app(
             live.stop()
             app.state.service.close()
             app.state.questions.close()
+            limiter = getattr(app.state, "rate_limiter", None)
+            if limiter is not None:
+                await limiter.close()
 
     app = FastAPI(
         title="askwiki",
@@ -102,9 +107,12 @@ def create_app(
     )
     # Innermost first: body limit, then rate limit, then CORS wrapping both (429s and
     # 413s carry CORS headers; an over-budget client is refused before its body is read).
+    app.state.metrics = metrics = Metrics()
     install_body_limit(app, settings)
-    install_rate_limit(app, settings)
+    install_rate_limit(app, settings, metrics)
     install_cors(app, settings)
+    # Outermost: every response is counted, 413s and 429s included.
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
     install_error_handlers(app)
     for module in (ask, search, openai_compat, health, widget, questions, pages, admin):
         app.include_router(module.router)

@@ -17,7 +17,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
 
 from askwiki.embedding.embedder import Embedder
@@ -325,3 +327,17 @@ def list_jobs(admin: AdminDep, limit: Annotated[int, Query(ge=1, le=200)] = 50) 
     return JobListOut(
         items=[JobOut.model_validate(j.to_dict()) for j in admin.runner.recent(limit)]
     )
+
+
+@router.get(
+    "/metrics",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}},
+)
+def metrics(request: Request, _admin: AdminDep) -> PlainTextResponse:
+    """Prometheus metrics of this replica (admin token only: they reveal traffic)."""
+    registry = request.app.state.metrics
+    live = request.app.state.live_index
+    if live.loaded:
+        registry.serving(live.index_path.name, live.retriever().index.version)
+    return PlainTextResponse(generate_latest(registry.registry), media_type=CONTENT_TYPE_LATEST)
