@@ -11,6 +11,8 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from askwiki.answering.service import AnswerService
+from askwiki.database import database_kind
+from askwiki.database.rollout import VersionListener
 from askwiki.embedding.embedder import Embedder, load_embedder
 from askwiki.errors import AskwikiError
 from askwiki.live_index import LiveIndex
@@ -48,6 +50,21 @@ def default_llm_factory(settings: Settings) -> Callable[[], LLMBackend]:
     return create
 
 
+def _listen_for_versions(settings: Settings, live: LiveIndex) -> VersionListener | None:
+    """On PostgreSQL, reload as soon as a new version is announced (the poll stays)."""
+    url = settings.database_url
+    if not url or database_kind(url) != "postgresql":
+        return None
+
+    def reload(index: str, version: str | None) -> None:
+        if index in ("", settings.index) and live.refresh():
+            logger.info("Switched to version %s on announcement", version)
+
+    listener = VersionListener(url, reload)
+    listener.start()
+    return listener
+
+
 def create_app(
     settings: Settings,
     *,
@@ -67,6 +84,7 @@ def create_app(
             live.last_error = str(exc)
             logger.error("%s", exc)
         live.start_polling(settings.index_poll_s)
+        listener = _listen_for_versions(settings, live)
         app.state.settings = settings
         app.state.embedder = model
         app.state.live_index = live
@@ -92,6 +110,8 @@ def create_app(
         finally:
             app.state.sync.stop()
             admin.stop_admin(app.state.admin)
+            if listener is not None:
+                listener.stop()
             live.stop()
             app.state.service.close()
             app.state.questions.close()

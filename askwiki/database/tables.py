@@ -83,5 +83,13 @@ feedback = Table(
     Column("created_at", Text, nullable=False),
 )
 
+index_versions = Table(
+    "index_versions",
+    metadata,
+    Column("index_name", Text, primary_key=True),
+    Column("version", Text, nullable=False),
+    Column("published_at", Text, nullable=False),
+)
+
 # The tables ``askwiki db copy`` moves, parents before children.
 QUESTION_LOG = (questions, sources, closest_pages, feedback)
