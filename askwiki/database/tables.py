@@ -91,5 +91,23 @@ index_versions = Table(
     Column("published_at", Text, nullable=False),
 )
 
+admin_jobs = Table(
+    "admin_jobs",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("index_name", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("created_at", Text, nullable=False),
+    Column("started_at", Text),
+    Column("finished_at", Text),
+    # time.time() of the claiming worker's last sign of life.
+    Column("heartbeat_at", Float),
+    Column("claimed_by", Text),
+    Column("detail", Text, nullable=False),
+    Column("report", Text),
+    Column("error", Text),
+)
+
 # The tables ``askwiki db copy`` moves, parents before children.
 QUESTION_LOG = (questions, sources, closest_pages, feedback)

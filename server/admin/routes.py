@@ -22,6 +22,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
 
+from askwiki.database import open_engine, upgrade
 from askwiki.embedding.embedder import Embedder
 from askwiki.errors import (
     AdminAuthError,
@@ -33,6 +34,7 @@ from askwiki.live_index import LiveIndex
 from askwiki.server.admin.jobs import Job, JobRunner, new_job_id
 from askwiki.server.admin.multipart import MultipartSpooler
 from askwiki.server.admin.operations import AdminOperations
+from askwiki.server.admin.queue import DatabaseJobRunner
 from askwiki.server.admin.schemas import (
     DocumentListOut,
     DocumentOut,
@@ -62,7 +64,7 @@ _bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <ASKWI
 class AdminState:
     """What the admin routes share: the job runner and the operations it runs."""
 
-    runner: JobRunner
+    runner: JobRunner | DatabaseJobRunner
     operations: AdminOperations
     folders: UploadFolders
 
@@ -81,9 +83,17 @@ def start_admin(settings: Settings, embedder: Embedder, live: LiveIndex) -> Admi
     folders = UploadFolders.of(settings)
     folders.clear_stale_spool()
 
-    # Serve the new version now, not at the next poll.
-    runner = JobRunner(settings.data_dir / "jobs" / settings.index, after_each=live.refresh)
-    return AdminState(runner, AdminOperations(settings, embedder, folders), folders)
+    operations = AdminOperations(settings, embedder, folders)
+    runner: JobRunner | DatabaseJobRunner
+    if settings.database_url:
+        # Several replicas: a queue in the shared database, each job run exactly once.
+        engine = open_engine(settings.database_url)
+        upgrade(engine)
+        runner = DatabaseJobRunner(engine, settings.index, operations.run, after_each=live.refresh)
+    else:
+        # Serve the new version now, not at the next poll.
+        runner = JobRunner(settings.data_dir / "jobs" / settings.index, after_each=live.refresh)
+    return AdminState(runner, operations, folders)
 
 
 def stop_admin(state: AdminState | None) -> None:

@@ -23,12 +23,15 @@ from askwiki.ingest.pipeline import run_ingest
 from askwiki.questions.text import question_path
 from askwiki.settings import Settings
 from askwiki.testing.fake_embedder import fake_embedder
+from bench.nginx_proxy import nginx, nginx_binary
 from tests.support.fake_server import fake_server_process, free_port
 from tests.support.index_builder import WIKI_PAGES, build_index
-from tests.support.nginx import nginx
 from tests.support.services import RedisServer
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(nginx_binary() is None, reason="no nginx; make test installs nginx-light"),
+]
 
 CLIENTS = 32
 RUN_S = 60.0

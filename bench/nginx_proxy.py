@@ -1,4 +1,7 @@
-"""A real nginx on loopback in front of replicas, configured from ``deploy/nginx/askwiki.conf``."""
+"""A real nginx on loopback in front of replicas, configured from ``deploy/nginx/askwiki.conf``.
+
+Used by ``bench/serve_load.py --replicas N`` and by the replica integration test.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +15,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
-
-ROOT = Path(__file__).resolve().parent.parent.parent
+ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "deploy" / "nginx" / "askwiki.conf"
 
 
@@ -29,12 +30,17 @@ def site_config(listen: int, replicas: Sequence[int]) -> str:
     return text.replace("listen 80;", f"listen 127.0.0.1:{listen};")
 
 
+def nginx_binary() -> str | None:
+    found = shutil.which("nginx") or "/usr/sbin/nginx"
+    return found if Path(found).exists() else None
+
+
 @contextmanager
 def nginx(workdir: Path, listen: int, replicas: Sequence[int]) -> Iterator[str]:
     """Run nginx (foreground, in ``workdir``) until the block ends; yields its base URL."""
-    binary = shutil.which("nginx") or "/usr/sbin/nginx"
-    if not Path(binary).exists():
-        pytest.skip("no nginx; apt-get install nginx-light (make test)")
+    binary = nginx_binary()
+    if binary is None:
+        raise RuntimeError("no nginx; apt-get install nginx-light (make test does)")
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "site.conf").write_text(site_config(listen, replicas), encoding="utf-8")
     user = "user root;\n" if os.geteuid() == 0 else ""
