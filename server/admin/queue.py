@@ -28,7 +28,15 @@ from sqlalchemy.engine import RowMapping
 from askwiki.database import write_transaction
 from askwiki.database.tables import admin_jobs
 from askwiki.errors import AskwikiError, JobNotFoundError
-from askwiki.server.admin.jobs import INTERRUPTED, JOB_THREAD, Job, JobWork, _now, new_job_id
+from askwiki.server.admin.jobs import (
+    INTERRUPTED,
+    JOB_THREAD,
+    Job,
+    JobKind,
+    JobWork,
+    _now,
+    new_job_id,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +86,7 @@ class DatabaseJobRunner:
             self._thread.start()
 
     def submit(
-        self, kind: str, work: JobWork, detail: dict[str, Any], job_id: str | None = None
+        self, kind: JobKind, work: JobWork, detail: dict[str, Any], job_id: str | None = None
     ) -> Job:
         """Queue a job; ``work`` is not used (``dispatch`` rebuilds it where it runs)."""
         job = Job(id=job_id or new_job_id(), kind=kind, detail=detail)
