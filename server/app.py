@@ -103,7 +103,7 @@ def create_app(
             observer=app.state.metrics,
         )
         app.state.sync = SyncService(settings, model, live)
-        app.state.admin = admin.start_admin(settings, model, live)
+        app.state.admin = admin.start_admin(settings, model, live, sync=app.state.sync)
         app.state.sync.start_schedule()
         try:
             yield

@@ -69,7 +69,9 @@ class AdminState:
     folders: UploadFolders
 
 
-def start_admin(settings: Settings, embedder: Embedder, live: LiveIndex) -> AdminState | None:
+def start_admin(
+    settings: Settings, embedder: Embedder, live: LiveIndex, sync: SyncService | None = None
+) -> AdminState | None:
     """Start the job worker when the admin API is enabled (called by the app's lifespan)."""
     if settings.admin_token is None:
         logger.info("Admin API disabled (ASKWIKI_ADMIN_TOKEN is unset)")
@@ -89,7 +91,13 @@ def start_admin(settings: Settings, embedder: Embedder, live: LiveIndex) -> Admi
         # Several replicas: a queue in the shared database, each job run exactly once.
         engine = open_engine(settings.database_url)
         upgrade(engine)
-        runner = DatabaseJobRunner(engine, settings.index, operations.run, after_each=live.refresh)
+
+        def dispatch(job: Job) -> dict[str, Any]:
+            if job.kind == "sync" and sync is not None:
+                return sync.run(bool(job.detail.get("full")), job.detail.get("sources"))
+            return operations.run(job)
+
+        runner = DatabaseJobRunner(engine, settings.index, dispatch, after_each=live.refresh)
     else:
         # Serve the new version now, not at the next poll.
         runner = JobRunner(settings.data_dir / "jobs" / settings.index, after_each=live.refresh)

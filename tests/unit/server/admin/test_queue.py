@@ -123,3 +123,18 @@ def test_a_page_posted_to_one_replica_is_ingested_once_and_reported_by_another(
         found = [r["doc_id"] for r in results]
         time.sleep(0.1)
     assert "animals/wombat" in found
+
+
+def test_a_sync_job_runs_from_the_database_queue(
+    make_client: Any, database_url: str, tmp_path: Any
+) -> None:
+    from tests.support.admin import AUTH, TOKEN, wait_job
+    from tests.unit.server.test_sync_api import handbook
+
+    _, config = handbook(tmp_path)
+    client = make_client(admin_token=TOKEN, sync_config=config, database_url=database_url)
+
+    job = wait_job(client, client.post("/api/admin/sync", headers=AUTH).json()["job_id"])
+
+    assert job["status"] == "succeeded", job
+    assert job["kind"] == "sync" and job["report"]["new"] == ["handbook:zebra.md"]
