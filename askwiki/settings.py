@@ -93,6 +93,11 @@ class Settings(BaseSettings):
     admin_token: SecretStr | None = None
     index_poll_s: float = Field(2.0, gt=0)
 
+    # Shared state (question log, cache, rate limits)
+    database_url: str | None = None
+    redis_url: str | None = None
+    rate_limit_fail: Literal["open", "closed"] = "open"
+
     # Question log
     cache_similarity: float = Field(0.95, ge=0, le=1)
     log_level: str = "INFO"
@@ -104,6 +109,8 @@ class Settings(BaseSettings):
         "llm_model_path",
         "public_url",
         "admin_token",
+        "database_url",
+        "redis_url",
         mode="before",
     )
     @classmethod
@@ -136,6 +143,11 @@ class Settings(BaseSettings):
     def index_path(self) -> Path:
         """Folder of the selected index."""
         return self.index_dir / self.index
+
+    @property
+    def database_url_or_default(self) -> str:
+        """ASKWIKI_DATABASE_URL, or today's SQLite file in the data folder."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'questions.sqlite'}"
 
     @property
     def origins(self) -> list[str]:

@@ -2,6 +2,7 @@
 
     python bench/serve_load.py [--clients 1,8,32] [--seconds 10] [--requests 400]
                                [--rounds 2] [--llm-seconds 0.5] [--fake-embedder]
+                               [--replicas N [--database-url postgresql://...]]
 
 Builds a temporary index of the example wiki (``examples/wiki``) with the real embedding
 model (or the tests' fake one with ``--fake-embedder``), starts ``bench/serve_launcher.py``
@@ -11,6 +12,12 @@ asyncio + httpx client: each phase is one endpoint at one concurrency, bounded b
 request count and a time limit. Phases are repeated ``--rounds`` times in rotating order,
 so background load hits them alike. ``GET /api/health`` (no work: the framework's
 ceiling) is the baseline of the ratios. Server memory is VmRSS from /proc.
+
+With ``--replicas N`` (N > 1) the same phases run twice in one run: first against one
+replica on the SQLite question log, then against N replicas behind nginx
+(``deploy/nginx/askwiki.conf``) sharing a PostgreSQL question log (a schema of its own in
+``--database-url``, dropped afterwards); the second table's "vs 1 replica" column divides
+its req/s by the first's.
 """
 
 from __future__ import annotations
@@ -79,9 +86,12 @@ def build_index(settings: Settings, fake: bool) -> Embedder:
     return embedder
 
 
-def start_server(work: Path, port: int, args: argparse.Namespace) -> subprocess.Popen[bytes]:
+def start_server(
+    work: Path, port: int, args: argparse.Namespace, database_url: str | None = None
+) -> subprocess.Popen[bytes]:
     env = dict(
         os.environ,
+        **({"ASKWIKI_DATABASE_URL": database_url} if database_url else {}),
         ASKWIKI_INDEX_DIR=str(work / "indexes"),
         ASKWIKI_INDEX="wiki",
         ASKWIKI_DATA_DIR=str(work / "data"),
@@ -164,20 +174,22 @@ async def run_phase(
 
 
 async def drive(
-    server: subprocess.Popen[bytes], port: int, questions: list[str], args: argparse.Namespace
+    servers: list[subprocess.Popen[bytes]],
+    base: str,
+    questions: list[str],
+    args: argparse.Namespace,
 ) -> dict[str, Any]:
     levels = [int(c) for c in args.clients.split(",")]
     limits = httpx.Limits(max_connections=max(levels), max_keepalive_connections=max(levels))
     phases: dict[tuple[str, int], Phase] = {}
     rss: list[tuple[str, float]] = []
-    async with httpx.AsyncClient(
-        base_url=f"http://127.0.0.1:{port}", timeout=120, limits=limits
-    ) as client:
-        await wait_ready(client, server)
+    async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as client:
+        for server in servers:
+            await wait_ready(client, server)
         say("server ready; warm-up")
         for endpoint in ENDPOINTS:
             await run_phase(client, endpoint, 1, questions, (30.0, 3))
-        rss.append(("after warm-up", rss_mb(server.pid)))
+        rss.append(("after warm-up", sum(rss_mb(s.pid) for s in servers)))
         for r in range(args.rounds):
             for clients in levels:
                 order = ENDPOINTS[r % 3 :] + ENDPOINTS[: r % 3]
@@ -191,11 +203,21 @@ async def drive(
                     total.errors += result.errors
                     total.generated += result.generated
                     total.seconds += result.seconds
-            rss.append((f"after round {r + 1}", rss_mb(server.pid)))
+            rss.append((f"after round {r + 1}", sum(rss_mb(s.pid) for s in servers)))
     return {"phases": phases, "rss": rss, "levels": levels}
 
 
-def report(result: dict[str, Any], machine: str, args: argparse.Namespace) -> None:
+def _rps(phase: Phase) -> float:
+    return len(phase.latencies) / phase.seconds if phase.seconds else 0.0
+
+
+def report(
+    result: dict[str, Any],
+    machine: str,
+    args: argparse.Namespace,
+    setup: str = "one uvicorn process",
+    single: dict[str, Any] | None = None,
+) -> None:
     phases: dict[tuple[str, int], Phase] = result["phases"]
     rows: list[list[object]] = []
     for clients in result["levels"]:
@@ -204,16 +226,20 @@ def report(result: dict[str, Any], machine: str, args: argparse.Namespace) -> No
         for endpoint in ENDPOINTS:
             p = phases[(endpoint, clients)]
             rps = len(p.latencies) / p.seconds
-            rows.append([
+            row: list[object] = [
                 clients, f"/api/{endpoint}", len(p.latencies), p.errors, f"{rps:.1f}",
                 f"{rps / base_rps:.3f}", f"{percentile(p.latencies, 50) * 1000:.1f}",
                 f"{percentile(p.latencies, 99) * 1000:.1f}",
                 f"{p.generated / len(p.latencies):.2f}" if endpoint == "ask" else "-",
-            ])  # fmt: skip
+            ]  # fmt: skip
+            if single is not None:
+                one = single["phases"][(endpoint, clients)]
+                row.append(f"{rps / _rps(one):.2f}" if _rps(one) else "-")
+            rows.append(row)
     embedder = "fake embedder" if args.fake_embedder else "real embedder (multilingual-e5-small)"
     print_table(
         f"Serving under load: example wiki, {embedder}, fake LLM {args.llm_seconds} s per "
-        f"answer, one uvicorn process ({machine})",
+        f"answer, {setup} ({machine})",
         [
             "clients",
             "endpoint",
@@ -224,6 +250,7 @@ def report(result: dict[str, Any], machine: str, args: argparse.Namespace) -> No
             "p50 ms",
             "p99 ms",
             "LLM answered",
+            *(["vs 1 replica"] if single is not None else []),
         ],
         rows,
     )
@@ -235,6 +262,42 @@ def report(result: dict[str, Any], machine: str, args: argparse.Namespace) -> No
     )
 
 
+def drive_replicas(work: Path, questions: list[str], args: argparse.Namespace) -> dict[str, Any]:
+    """The phases against ``args.replicas`` replicas behind nginx, on a fresh schema."""
+    from urllib.parse import quote
+
+    from sqlalchemy import create_engine, text
+
+    from bench.nginx_proxy import nginx
+
+    schema = f"bench_{os.getpid()}"
+    admin = create_engine(args.database_url.replace("postgresql://", "postgresql+psycopg://"))
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    url = f"{args.database_url}?options={quote(f'-csearch_path={schema}')}"
+    ports = [free_port() for _ in range(args.replicas)]
+    servers: list[subprocess.Popen[bytes]] = []
+    try:
+        # One at a time: each migrates (or finds the schema migrated) before the next starts.
+        for port in ports:
+            servers.append(start_server(work, port, args, database_url=url))
+            asyncio.run(_ready(servers[-1], f"http://127.0.0.1:{port}"))
+        with nginx(work / "nginx", free_port(), ports) as base:
+            return asyncio.run(drive(servers, base, questions, args))
+    finally:
+        for server in servers:
+            server.terminate()
+            server.wait(timeout=30)
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+async def _ready(server: subprocess.Popen[bytes], base: str) -> None:
+    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+        await wait_ready(client, server)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", default="1,8,32")
@@ -243,6 +306,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--llm-seconds", type=float, default=0.5)
     parser.add_argument("--fake-embedder", action="store_true")
+    parser.add_argument("--replicas", type=int, default=1, help="N replicas behind nginx too")
+    parser.add_argument(
+        "--database-url",
+        default="postgresql://postgres@127.0.0.1:5432/test",
+        help="PostgreSQL for the replicas' shared question log (--replicas > 1)",
+    )
     args = parser.parse_args()
     quiet_logs()
     machine = machine_line()
@@ -255,14 +324,24 @@ def main() -> None:
         port = free_port()
         server = start_server(work, port, args)
         questions = [str(q["question"]) for q in read_jsonl(QUESTIONS)]
-        result = asyncio.run(drive(server, port, questions, args))
+        result = asyncio.run(drive([server], f"http://127.0.0.1:{port}", questions, args))
+        server.terminate()
+        server.wait(timeout=30)
+        server = None
+        results = [result]
+        if args.replicas > 1:
+            say(f"{args.replicas} replicas behind nginx, question log on PostgreSQL")
+            results.append(drive_replicas(work, questions, args))
     finally:
         if server is not None:
             server.terminate()
             server.wait(timeout=30)
         shutil.rmtree(work, ignore_errors=True)
-    report(result, machine, args)
-    errors = sum(p.errors for p in result["phases"].values())
+    report(result, machine, args, "one replica, SQLite question log")
+    if len(results) > 1:
+        setup = f"{args.replicas} replicas behind nginx, PostgreSQL question log"
+        report(results[1], machine, args, setup, single=result)
+    errors = sum(p.errors for r in results for p in r["phases"].values())
     if errors:
         raise SystemExit(f"{errors} requests failed")
 

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from askwiki.embedding.embedder import Embedder
 from askwiki.errors import IndexWriteError
+from askwiki.ingest.rollout import announce_published
 from askwiki.settings import Settings
 from askwiki.store.manifest import ChunkingInfo, Manifest
 from askwiki.store.writer import IndexWriter
@@ -41,4 +42,6 @@ def delete_documents(
                 f"Cannot write a new version of {settings.index_path} ({exc}); the previous "
                 "version is untouched. Free disk space and try again"
             ) from exc
+    if manifest is not None:
+        announce_published(settings, manifest.version)
     return present, manifest, source

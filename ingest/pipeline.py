@@ -14,6 +14,7 @@ from askwiki.documents import Chunk, Document, SkippedFile
 from askwiki.embedding.embedder import Embedder
 from askwiki.errors import IndexWriteError
 from askwiki.ingest.loaders import LoaderOptions, SourceFile, discover, load
+from askwiki.ingest.rollout import announce_published
 from askwiki.ingest.splitter import Splitter
 from askwiki.settings import Settings
 from askwiki.store.manifest import ChunkingInfo
@@ -80,7 +81,7 @@ def run_ingest(
                 report.deleted.append(doc_id)
 
         _embed_and_store(todo, splitter, embedder, writer, report, notify)
-        publish_version(writer, report, {"sources": [str(p) for p in paths]})
+        publish_version(writer, report, {"sources": [str(p) for p in paths]}, settings)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -137,8 +138,16 @@ def embed_and_store(
     _embed_and_store(todo, make_splitter(settings, embedder), embedder, writer, report, notify)
 
 
-def publish_version(writer: IndexWriter, report: IngestReport, extra: dict[str, object]) -> None:
-    """Commit the staged version (if anything changed) and fill the report's totals."""
+def publish_version(
+    writer: IndexWriter,
+    report: IngestReport,
+    extra: dict[str, object],
+    settings: Settings | None = None,
+) -> None:
+    """Commit the staged version (if anything changed) and fill the report's totals.
+
+    With ``settings``, a new version is also announced to the replicas (``rollout``).
+    """
     try:
         manifest = writer.commit(extra=extra)
     except OSError as exc:
@@ -146,6 +155,8 @@ def publish_version(writer: IndexWriter, report: IngestReport, extra: dict[str, 
             f"Cannot write a new version of {writer.index_path} ({exc}); the previous "
             "version is untouched. Free disk space and run the ingest again"
         ) from exc
+    if manifest is not None and settings is not None:
+        announce_published(settings, manifest.version)
     final = manifest or (writer.previous.manifest if writer.previous else None)
     report.version = final.version if final else None
     report.documents = final.documents if final else 0

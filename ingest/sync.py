@@ -83,7 +83,7 @@ def run_sync(
         embed_and_store(writer, documents, settings, embedder, report, progress)
         if states != previous and not writer.changed:
             writer.touch()  # only cursors moved: publish them, or the next sync redoes the work
-        publish_version(writer, report, {"sync": states})
+        publish_version(writer, report, {"sync": states}, settings)
     report.seconds = time.perf_counter() - started
     return report
 

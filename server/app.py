@@ -11,6 +11,8 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from askwiki.answering.service import AnswerService
+from askwiki.database import database_kind
+from askwiki.database.rollout import VersionListener
 from askwiki.embedding.embedder import Embedder, load_embedder
 from askwiki.errors import AskwikiError
 from askwiki.live_index import LiveIndex
@@ -21,6 +23,7 @@ from askwiki.server.admin import routes as admin
 from askwiki.server.cors import install_cors
 from askwiki.server.errors import install_error_handlers
 from askwiki.server.limits import install_body_limit
+from askwiki.server.metrics import Metrics, MetricsMiddleware
 from askwiki.server.ratelimit import install_rate_limit
 from askwiki.server.routes import (
     ask,
@@ -47,6 +50,21 @@ def default_llm_factory(settings: Settings) -> Callable[[], LLMBackend]:
     return create
 
 
+def _listen_for_versions(settings: Settings, live: LiveIndex) -> VersionListener | None:
+    """On PostgreSQL, reload as soon as a new version is announced (the poll stays)."""
+    url = settings.database_url
+    if not url or database_kind(url) != "postgresql":
+        return None
+
+    def reload(index: str, version: str | None) -> None:
+        if index in ("", settings.index) and live.refresh():
+            logger.info("Switched to version %s on announcement", version)
+
+    listener = VersionListener(url, reload)
+    listener.start()
+    return listener
+
+
 def create_app(
     settings: Settings,
     *,
@@ -66,6 +84,7 @@ def create_app(
             live.last_error = str(exc)
             logger.error("%s", exc)
         live.start_polling(settings.index_poll_s)
+        listener = _listen_for_versions(settings, live)
         app.state.settings = settings
         app.state.embedder = model
         app.state.live_index = live
@@ -81,18 +100,24 @@ def create_app(
             live,
             cache_similarity=settings.cache_similarity,
             base_url=settings.public_url or "",
+            observer=app.state.metrics,
         )
         app.state.sync = SyncService(settings, model, live)
-        app.state.admin = admin.start_admin(settings, model, live)
+        app.state.admin = admin.start_admin(settings, model, live, sync=app.state.sync)
         app.state.sync.start_schedule()
         try:
             yield
         finally:
             app.state.sync.stop()
             admin.stop_admin(app.state.admin)
+            if listener is not None:
+                listener.stop()
             live.stop()
             app.state.service.close()
             app.state.questions.close()
+            limiter = getattr(app.state, "rate_limiter", None)
+            if limiter is not None:
+                await limiter.close()
 
     app = FastAPI(
         title="askwiki",
@@ -102,9 +127,12 @@ def create_app(
     )
     # Innermost first: body limit, then rate limit, then CORS wrapping both (429s and
     # 413s carry CORS headers; an over-budget client is refused before its body is read).
+    app.state.metrics = metrics = Metrics()
     install_body_limit(app, settings)
-    install_rate_limit(app, settings)
+    install_rate_limit(app, settings, metrics)
     install_cors(app, settings)
+    # Outermost: every response is counted, 413s and 429s included.
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
     install_error_handlers(app)
     for module in (ask, search, openai_compat, health, widget, questions, pages, admin):
         app.include_router(module.router)

@@ -3,11 +3,15 @@
 A declared ``Content-Length`` over the limit is refused before anything is read; a
 chunked body is counted as it arrives and refused the moment it passes the limit (the
 route reading it stops there). ``Connection: close`` on the 413 makes the server drop
-the rest of the upload instead of reading it.
+the connection afterwards. Before answering, up to ``DRAIN_MAX_BYTES`` of the unread
+body are read and discarded (for at most ``DRAIN_TIMEOUT_S``): closing a socket with
+unread data makes the kernel send a reset, and a client that sends its whole body before
+reading (Python's urllib) would get "connection reset" instead of the 413.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -22,6 +26,8 @@ from askwiki.settings import Settings
 logger = logging.getLogger(__name__)
 
 UPLOAD_ROUTE = ("POST", "/api/admin/documents")
+DRAIN_MAX_BYTES = 64 * 1024 * 1024
+DRAIN_TIMEOUT_S = 10.0
 
 
 class BodyTooLarge(HTTPException):
@@ -58,6 +64,7 @@ class BodyLimitMiddleware:
             logger.info(
                 "Refused %s %s: declares %d bytes", scope["method"], scope["path"], declared
             )
+            await _drain(receive)
             await _too_large(send, detail, limit)
             return
         received = 0
@@ -90,7 +97,25 @@ class BodyLimitMiddleware:
             await self.app(scope, limited_receive, guarded_send)
         if exceeded and not started:
             logger.info("Refused %s %s: body over %d bytes", scope["method"], scope["path"], limit)
+            await _drain(receive)
             await _too_large(send, detail, limit)
+
+
+async def _drain(receive: Receive) -> None:
+    """Read and drop the rest of the body, within ``DRAIN_MAX_BYTES`` and ``DRAIN_TIMEOUT_S``."""
+
+    async def read_rest() -> None:
+        drained = 0
+        while drained <= DRAIN_MAX_BYTES:
+            message = await receive()
+            if message["type"] != "http.request":
+                return
+            drained += len(message.get("body", b""))
+            if not message.get("more_body", False):
+                return
+
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(read_rest(), DRAIN_TIMEOUT_S)
 
 
 def _header(scope: Scope, wanted: bytes) -> bytes:

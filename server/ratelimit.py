@@ -1,6 +1,7 @@
-"""Per-IP and per-session rate limits on the public ask endpoints (in memory, one process).
+"""Per-IP and per-session rate limits on the public ask endpoints.
 
-A sliding-window log per key: at most ``limit`` requests in any ``window_s`` seconds, so
+In one process's memory by default; with ASKWIKI_REDIS_URL, shared by every replica
+through Redis (``ratelimit_redis``), with the same semantics. A sliding-window log per key: at most ``limit`` requests in any ``window_s`` seconds, so
 "30 per minute" means exactly that, and ``Retry-After`` says when the oldest request in
 the window expires. Keys idle for a whole window are evicted, and the number of keys is
 capped, so memory stays bounded whatever the traffic.
@@ -8,6 +9,7 @@ capped, so memory stays bounded whatever the traffic.
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import math
@@ -15,12 +17,14 @@ import re
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from askwiki.server.metrics import ROUTE_KEY, Metrics
 from askwiki.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -29,6 +33,10 @@ SESSION_HEADER = b"x-askwiki-session"
 _SESSION_ID = re.compile(rb"^[A-Za-z0-9_-]{8,64}$")
 # Retrieval only (no LLM) is cheap, so search gets a larger budget than asking.
 SEARCH_BUDGET_FACTOR = 4
+
+
+class LimiterUnavailable(Exception):
+    """Raised by a shared limiter that cannot be reached while limits fail closed."""
 
 
 @dataclass(frozen=True)
@@ -142,6 +150,12 @@ def _session(scope: Scope) -> str | None:
     return None
 
 
+class Limiter(Protocol):
+    """What the middleware needs: ``RateLimiter`` (sync) or ``RedisRateLimiter`` (async)."""
+
+    def acquire(self, hits: Sequence[tuple[Budget, str]]) -> float | Awaitable[float]: ...
+
+
 class RateLimitMiddleware:
     """ASGI middleware answering 429 with ``Retry-After`` when a client is over its budget.
 
@@ -154,12 +168,14 @@ class RateLimitMiddleware:
         *,
         routes: dict[tuple[str, str], RouteLimit],
         trusted_hops: int = 0,
-        limiter: RateLimiter | None = None,
+        limiter: Limiter | RateLimiter | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.app = app
         self.routes = routes
         self.trusted_hops = trusted_hops
         self.limiter = limiter or RateLimiter()
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         route = (
@@ -175,10 +191,18 @@ class RateLimitMiddleware:
         session = _session(scope) if route.session is not None else None
         if session and route.session is not None:
             hits.append((route.session, session))
-        wait = self.limiter.acquire(hits)
+        try:
+            checked = self.limiter.acquire(hits)
+            wait = await checked if inspect.isawaitable(checked) else checked
+        except LimiterUnavailable:
+            await _unavailable(send)
+            return
         if wait <= 0:
             await self.app(scope, receive, send)
             return
+        if self.metrics is not None:
+            self.metrics.rate_limited.labels(hits[0][0].name).inc()
+            scope[ROUTE_KEY] = scope["path"]  # one of the few limited paths: a bounded label
         retry_after = max(1, math.ceil(wait))
         logger.info(
             "Rate limited %s %s from %s: retry in %d s",
@@ -194,6 +218,28 @@ def _accepts_html(scope: Scope) -> bool:
     """A browser navigation (the HTML ask form or an ``/ask?q=`` link), not an API client."""
     accept = next((v for k, v in scope.get("headers", []) if k == b"accept"), b"")
     return b"text/html" in accept
+
+
+async def _unavailable(send: Send) -> None:
+    body = json.dumps(
+        {
+            "error": "rate_limit_unavailable",
+            "detail": "Rate limits cannot be checked (Redis is unreachable); retry shortly.",
+            "backend": "redis",
+        }
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 503,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"retry-after", b"1"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 async def _too_many(send: Send, retry_after: int, *, wants_html: bool = False) -> None:
@@ -222,13 +268,14 @@ async def _too_many(send: Send, retry_after: int, *, wants_html: bool = False) -
     await send({"type": "http.response.body", "body": body})
 
 
-def install_rate_limit(app: FastAPI, settings: Settings) -> None:
+def install_rate_limit(app: FastAPI, settings: Settings, metrics: Metrics | None = None) -> None:
     """Add the limiter for the public ask endpoints; a budget of 0 turns that limit off.
 
-    Add it before the CORS middleware so CORS wraps it and 429s carry CORS headers.
+    With ASKWIKI_REDIS_URL the limits are shared through Redis; the client is kept on
+    ``app.state.rate_limiter`` for the lifespan to close. Add it before the CORS
+    middleware so CORS wraps it and 429s carry CORS headers.
     """
     per_ip = settings.rate_limit_per_minute
-    # getattr: these two settings are proposed for askwiki.settings and may not exist yet.
     per_session = settings.session_rate_limit_per_minute
     trusted_hops = settings.trusted_proxy_hops
     if per_ip <= 0 and per_session <= 0:
@@ -247,4 +294,17 @@ def install_rate_limit(app: FastAPI, settings: Settings) -> None:
         ("GET", "/ask"): ask,  # /ask?q=... links
         ("GET", "/api/search"): search,
     }
-    app.add_middleware(RateLimitMiddleware, routes=routes, trusted_hops=trusted_hops)
+    limiter: Limiter | RateLimiter = RateLimiter()
+    if settings.redis_url:
+        from askwiki.server.ratelimit_redis import RedisRateLimiter
+
+        limiter = app.state.rate_limiter = RedisRateLimiter(
+            settings.redis_url, fail=settings.rate_limit_fail, metrics=metrics
+        )
+    app.add_middleware(
+        RateLimitMiddleware,
+        routes=routes,
+        trusted_hops=trusted_hops,
+        limiter=limiter,
+        metrics=metrics,
+    )

@@ -61,3 +61,14 @@ def settings(tmp_path: Path) -> Settings:
 @pytest.fixture
 def embedder() -> Embedder:
     return fake_embedder()
+
+
+# Real PostgreSQL and Redis (the machine's, or throwaway ones): see tests/support/services.py.
+from tests.support.services import (  # noqa: E402
+    database_url,
+    postgres_server,
+    postgres_url,
+    redis_server,
+)
+
+__all__ = ["database_url", "postgres_server", "postgres_url", "redis_server"]

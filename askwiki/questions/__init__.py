@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from askwiki.questions.desk import QuestionDesk
 from askwiki.questions.gaps import Gap, find_gaps
-from askwiki.questions.sqlite import SQLiteQuestionStore
+from askwiki.questions.sql import SQLQuestionStore
 from askwiki.questions.store import QuestionRecord, QuestionStore, QuestionSummary, Votes
 from askwiki.settings import Settings
 
@@ -14,7 +14,7 @@ __all__ = [
     "QuestionRecord",
     "QuestionStore",
     "QuestionSummary",
-    "SQLiteQuestionStore",
+    "SQLQuestionStore",
     "Votes",
     "find_gaps",
     "open_question_store",
@@ -22,5 +22,5 @@ __all__ = [
 
 
 def open_question_store(settings: Settings) -> QuestionStore:
-    """The configured question log: SQLite in ``settings.data_dir``."""
-    return SQLiteQuestionStore.in_data_dir(settings.data_dir)
+    """The log at ASKWIKI_DATABASE_URL (default: SQLite in the data folder), migrated."""
+    return SQLQuestionStore.open(settings.database_url_or_default)

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
+from typing import Protocol
 
 from askwiki.answering.service import AnswerService
 from askwiki.answering.types import (
@@ -42,6 +43,14 @@ logger = logging.getLogger(__name__)
 RELATED_SIMILAR = 4
 RELATED_RECENT = 2
 CLOSED_EARLY = "The stream was closed before the answer was complete"
+
+
+class AskObserver(Protocol):
+    """Told how each ask went (the server's metrics)."""
+
+    def answered(self, answer: Answer, first_token_s: float | None) -> None: ...
+
+    def failed(self, error: Exception) -> None: ...
 
 
 @dataclass
@@ -77,6 +86,7 @@ class QuestionDesk:
         base_url: str = "",
         related_similar: int = RELATED_SIMILAR,
         related_recent: int = RELATED_RECENT,
+        observer: AskObserver | None = None,
     ) -> None:
         self.service = service
         self.store = store
@@ -87,6 +97,7 @@ class QuestionDesk:
         self.base_url = base_url.rstrip("/")
         self.related_similar = related_similar
         self.related_recent = related_recent
+        self.observer = observer
 
     @property
     def embedding_model(self) -> str:
@@ -138,11 +149,16 @@ class QuestionDesk:
                     retriever=retriever,
                     today=ask.day,
                 )
+            first_token: float | None = None
             for event in events:
                 if isinstance(event, SourcesEvent):
                     ask.sources = list(event.sources)
+                elif isinstance(event, TokenEvent) and first_token is None:
+                    first_token = time.perf_counter() - ask.started
                 elif isinstance(event, DoneEvent):
                     event = DoneEvent(self._complete(event.answer, ask))
+                    if self.observer is not None:
+                        self.observer.answered(event.answer, first_token)
                 yield event
         except GeneratorExit:
             if not ask.done:
@@ -151,6 +167,8 @@ class QuestionDesk:
         except Exception as exc:
             if not ask.done:
                 self._store_failure(ask, str(exc) or type(exc).__name__)
+                if self.observer is not None:
+                    self.observer.failed(exc)
             raise
         finally:
             close = getattr(events, "close", None)

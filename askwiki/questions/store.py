@@ -1,7 +1,7 @@
 """The question log's records and the ``QuestionStore`` interface.
 
-SQLite (``askwiki.questions.sqlite``) is the embedded default; a server database can
-replace it by implementing the same protocol.
+``askwiki.questions.sql`` implements it for SQLite (the one-box default) and PostgreSQL
+(shared by N replicas).
 """
 
 from __future__ import annotations

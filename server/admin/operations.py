@@ -22,6 +22,7 @@ from askwiki.ingest.deletion import delete_documents
 from askwiki.ingest.loaders import LoaderOptions, SourceFile
 from askwiki.ingest.loaders.jsonl import parse_line
 from askwiki.ingest.pipeline import IngestReport, run_ingest
+from askwiki.server.admin.jobs import Job
 from askwiki.server.admin.uploads import UploadFolders, page_file_name
 from askwiki.settings import Settings
 
@@ -73,6 +74,19 @@ class AdminOperations:
             "deleted": deleted,
             "removed_files": [self._display(p) for p in removed],
         }
+
+    def run(self, job: Job) -> dict[str, Any]:
+        """A queued job's work, from its kind and detail alone (any replica may run it)."""
+        detail = job.detail
+        if job.kind == "upload":
+            return self.ingest_upload(job.id, detail["files"], detail["rejected"])
+        if job.kind == "page":
+            return self.ingest_page(job.id, detail["doc_id"])
+        if job.kind == "delete":
+            return self.delete_document(detail["doc_id"])
+        if job.kind == "reindex":
+            return self.reindex(bool(detail["rebuild"]))
+        raise ValueError(f"unknown admin job kind {job.kind!r}")
 
     def reindex(self, rebuild: bool) -> dict[str, Any]:
         """Ingest the whole uploads folder again (``rebuild``: from scratch)."""

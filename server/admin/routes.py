@@ -17,9 +17,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
 
+from askwiki.database import open_engine, upgrade
 from askwiki.embedding.embedder import Embedder
 from askwiki.errors import (
     AdminAuthError,
@@ -31,6 +34,7 @@ from askwiki.live_index import LiveIndex
 from askwiki.server.admin.jobs import Job, JobRunner, new_job_id
 from askwiki.server.admin.multipart import MultipartSpooler
 from askwiki.server.admin.operations import AdminOperations
+from askwiki.server.admin.queue import DatabaseJobRunner
 from askwiki.server.admin.schemas import (
     DocumentListOut,
     DocumentOut,
@@ -60,12 +64,14 @@ _bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <ASKWI
 class AdminState:
     """What the admin routes share: the job runner and the operations it runs."""
 
-    runner: JobRunner
+    runner: JobRunner | DatabaseJobRunner
     operations: AdminOperations
     folders: UploadFolders
 
 
-def start_admin(settings: Settings, embedder: Embedder, live: LiveIndex) -> AdminState | None:
+def start_admin(
+    settings: Settings, embedder: Embedder, live: LiveIndex, sync: SyncService | None = None
+) -> AdminState | None:
     """Start the job worker when the admin API is enabled (called by the app's lifespan)."""
     if settings.admin_token is None:
         logger.info("Admin API disabled (ASKWIKI_ADMIN_TOKEN is unset)")
@@ -79,9 +85,23 @@ def start_admin(settings: Settings, embedder: Embedder, live: LiveIndex) -> Admi
     folders = UploadFolders.of(settings)
     folders.clear_stale_spool()
 
-    # Serve the new version now, not at the next poll.
-    runner = JobRunner(settings.data_dir / "jobs" / settings.index, after_each=live.refresh)
-    return AdminState(runner, AdminOperations(settings, embedder, folders), folders)
+    operations = AdminOperations(settings, embedder, folders)
+    runner: JobRunner | DatabaseJobRunner
+    if settings.database_url:
+        # Several replicas: a queue in the shared database, each job run exactly once.
+        engine = open_engine(settings.database_url)
+        upgrade(engine)
+
+        def dispatch(job: Job) -> dict[str, Any]:
+            if job.kind == "sync" and sync is not None:
+                return sync.run(bool(job.detail.get("full")), job.detail.get("sources"))
+            return operations.run(job)
+
+        runner = DatabaseJobRunner(engine, settings.index, dispatch, after_each=live.refresh)
+    else:
+        # Serve the new version now, not at the next poll.
+        runner = JobRunner(settings.data_dir / "jobs" / settings.index, after_each=live.refresh)
+    return AdminState(runner, operations, folders)
 
 
 def stop_admin(state: AdminState | None) -> None:
@@ -325,3 +345,17 @@ def list_jobs(admin: AdminDep, limit: Annotated[int, Query(ge=1, le=200)] = 50) 
     return JobListOut(
         items=[JobOut.model_validate(j.to_dict()) for j in admin.runner.recent(limit)]
     )
+
+
+@router.get(
+    "/metrics",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}},
+)
+def metrics(request: Request, _admin: AdminDep) -> PlainTextResponse:
+    """Prometheus metrics of this replica (admin token only: they reveal traffic)."""
+    registry = request.app.state.metrics
+    live = request.app.state.live_index
+    if live.loaded:
+        registry.serving(live.index_path.name, live.retriever().index.version)
+    return PlainTextResponse(generate_latest(registry.registry), media_type=CONTENT_TYPE_LATEST)

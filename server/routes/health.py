@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import socket
+
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from askwiki.server.deps import LiveIndexDep, ServiceDep
 
 router = APIRouter(tags=["health"])
+# Which replica answered (behind a load balancer, several do): host and process id.
+REPLICA = f"{socket.gethostname()}:{os.getpid()}"
 
 
 @router.get("/api/health")
@@ -30,4 +35,5 @@ def ready(live_index: LiveIndexDep, service: ServiceDep) -> JSONResponse:
     except Exception as exc:  # creating the backend can fail in many ways; report, not raise
         llm = {"ok": False, "backend": service.settings.llm_backend, "detail": str(exc)}
     ok = bool(index["ok"]) and bool(llm.get("ok"))
-    return JSONResponse({"ready": ok, "index": index, "llm": llm}, status_code=200 if ok else 503)
+    body = {"ready": ok, "replica": REPLICA, "index": index, "llm": llm}
+    return JSONResponse(body, status_code=200 if ok else 503)

@@ -38,6 +38,9 @@ def test_the_wheel_holds_one_top_level_package_with_server_ingest_and_cli(tmp_pa
         assert module in names
     assert "askwiki/server/templates/base.html" in names
     assert "askwiki/server/static/widget.js" in names
+    # Alembic reads the migrations as files: a server installed from the wheel migrates.
+    assert "askwiki/database/migrations/env.py" in names
+    assert "askwiki/database/migrations/versions/0001_question_log.py" in names
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     scripts = zipfile.ZipFile(wheel).read(entry_points).decode()
     assert "askwiki = askwiki.cli.main:main" in scripts

@@ -2,7 +2,8 @@
 its own process, configured by ``ASKWIKI_*`` variables (for kill -9 and memory tests).
 
 ``FAKE_EMBED_DELAY_S`` makes every ingest's embedding step slow, so a test can catch an
-ingest job in the middle; the port comes from ``ASKWIKI_PORT``.
+ingest job in the middle; ``FAKE_LLM_DELAY_S`` delays each streamed piece of an answer;
+the port comes from ``ASKWIKI_PORT``.
 """
 
 from __future__ import annotations
@@ -54,7 +55,10 @@ def main() -> None:
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     delay = float(os.environ.get("FAKE_EMBED_DELAY_S", "0"))
     embedder = Embedder("fake-embedding", SlowSentenceModel(delay))
-    llm = FakeLLM(["LoRA was introduced by Hu et al. in 2021 [1]."])
+    llm = FakeLLM(
+        ["LoRA was introduced by Hu et al. in 2021 [1]."],
+        delay_s=float(os.environ.get("FAKE_LLM_DELAY_S", "0")),  # per streamed piece
+    )
     app = create_app(settings, embedder=embedder, llm_factory=lambda: llm)
     uvicorn.run(app, host="127.0.0.1", port=settings.port, log_level="warning")
 

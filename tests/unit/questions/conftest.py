@@ -1,4 +1,4 @@
-"""Fixtures for the question log: a store on disk, stored answers, steerable embeddings."""
+"""Fixtures for the question log: a store on each database, stored answers, steerable embeddings."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from askwiki.answering.types import Answer, Source
 from askwiki.embedding.embedder import Embedder
-from askwiki.questions import SQLiteQuestionStore
+from askwiki.questions import SQLQuestionStore
 from askwiki.server.app import create_app
 from askwiki.settings import Settings
 from askwiki.testing.fake_embedder import FakeSentenceModel
@@ -24,8 +24,9 @@ DIMENSION = 32
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SQLiteQuestionStore]:
-    store = SQLiteQuestionStore(tmp_path / "data" / "questions.sqlite")
+def store(database_url: str) -> Iterator[SQLQuestionStore]:
+    """The question log, once on SQLite and once on PostgreSQL (one suite for both)."""
+    store = SQLQuestionStore.open(database_url)
     yield store
     store.close()
 

@@ -7,16 +7,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sqlalchemy import text
 
 from askwiki.answering.types import Source
+from askwiki.database import current_revision, head_revision
 from askwiki.errors import QuestionLogError, QuestionNotFoundError
-from askwiki.questions import SQLiteQuestionStore
+from askwiki.questions import SQLQuestionStore
 from tests.unit.questions.conftest import make_answer, unit
 
 MODEL = "fake-embedding"
 
 
-def save(store: SQLiteQuestionStore, answer, vector=None, asked_at=None, error=None) -> None:  # type: ignore[no-untyped-def]
+def save(store: SQLQuestionStore, answer, vector=None, asked_at=None, error=None) -> None:  # type: ignore[no-untyped-def]
     store.save(
         answer,
         asked_at=asked_at or answer.created_at,
@@ -26,7 +28,7 @@ def save(store: SQLiteQuestionStore, answer, vector=None, asked_at=None, error=N
     )
 
 
-def test_answer_round_trips_with_sources_and_embedding(store: SQLiteQuestionStore) -> None:
+def test_answer_round_trips_with_sources_and_embedding(store: SQLQuestionStore) -> None:
     answer = make_answer(
         "What rank does it use?", id="a1", standalone_question="What rank does LoRA use?"
     )
@@ -44,7 +46,7 @@ def test_answer_round_trips_with_sources_and_embedding(store: SQLiteQuestionStor
 
 
 def test_a_no_page_answer_round_trips_with_its_closest_pages(
-    store: SQLiteQuestionStore,
+    store: SQLQuestionStore,
 ) -> None:
     near = make_answer().sources
     answer = make_answer("Bread?", id="b1", status="no_answer", sources=[], closest=near)
@@ -53,58 +55,103 @@ def test_a_no_page_answer_round_trips_with_its_closest_pages(
     assert asdict(store.get("b1").answer) == asdict(answer)
 
 
-def test_a_log_from_before_closest_pages_opens_and_takes_them(tmp_path: Path) -> None:
-    path = tmp_path / "questions.sqlite"
-    old = SQLiteQuestionStore(path)
-    save(old, make_answer(id="old"))
-    old.close()
-    with sqlite3.connect(path) as conn:  # the version 1 schema had no closest_pages table
-        conn.execute("DROP TABLE closest_pages")
-        conn.execute("PRAGMA user_version = 1")
+# The question log as askwiki wrote it before Alembic (schema versions 1 and 2).
+_SOURCE_COLUMNS = """(question_id TEXT NOT NULL REFERENCES questions(id) ON DELETE CASCADE,
+    n INTEGER NOT NULL, source_id TEXT NOT NULL, doc_id TEXT NOT NULL, title TEXT NOT NULL,
+    section TEXT NOT NULL, url TEXT, excerpt TEXT NOT NULL, score REAL NOT NULL,
+    cited INTEGER NOT NULL, page INTEGER, chunk_ids TEXT NOT NULL, PRIMARY KEY (question_id, n))"""
+_LEGACY_SCHEMA = [
+    """CREATE TABLE questions (id TEXT PRIMARY KEY, question TEXT NOT NULL,
+    normalized TEXT NOT NULL, standalone_question TEXT, language TEXT NOT NULL,
+    status TEXT NOT NULL, answer TEXT NOT NULL, error TEXT, generated INTEGER NOT NULL,
+    model TEXT NOT NULL, index_version TEXT, corrections INTEGER NOT NULL DEFAULT 0,
+    timings TEXT NOT NULL, created_at TEXT NOT NULL, asked_at TEXT NOT NULL,
+    cached_from TEXT REFERENCES questions(id), embedding BLOB, embedding_model TEXT)""",
+    "CREATE INDEX questions_cache ON questions (normalized, index_version, status)",
+    "CREATE INDEX questions_asked ON questions (asked_at)",
+    "CREATE INDEX questions_cached_from ON questions (cached_from)",
+    f"CREATE TABLE sources {_SOURCE_COLUMNS}",
+    """CREATE TABLE feedback (id INTEGER PRIMARY KEY AUTOINCREMENT,
+    question_id TEXT NOT NULL REFERENCES questions(id) ON DELETE CASCADE,
+    vote TEXT NOT NULL CHECK (vote IN ('up', 'down')), comment TEXT, created_at TEXT NOT NULL)""",
+    "CREATE INDEX feedback_question ON feedback (question_id)",
+    """CREATE VIEW root_votes AS SELECT COALESCE(q.cached_from, q.id) AS root,
+    SUM(f.vote = 'up') AS up, SUM(f.vote = 'down') AS down
+    FROM feedback f JOIN questions q ON q.id = f.question_id GROUP BY COALESCE(q.cached_from, q.id)""",
+]
 
-    reopened = SQLiteQuestionStore(path)
+
+def _legacy_log(path: Path, version: int) -> None:
+    """A log written by askwiki before Alembic: two answers (the newer a repeat) and a vote."""
+    with sqlite3.connect(path) as conn:
+        for statement in _LEGACY_SCHEMA:
+            conn.execute(statement)
+        if version >= 2:
+            conn.execute(f"CREATE TABLE closest_pages {_SOURCE_COLUMNS}")
+        conn.execute(f"PRAGMA user_version = {version}")
+        for qid, question, cached_from in (
+            ("old", "What is LoRA?", None),
+            ("rep", "what is lora", "old"),
+        ):
+            conn.execute(
+                "INSERT INTO questions (id, question, normalized, language, status, answer,"
+                " generated, model, index_version, timings, created_at, asked_at, cached_from)"
+                " VALUES (?, ?, 'whatislora', 'en', 'answered', 'LoRA trains [1].', 1, 'm', 'v1',"
+                " '{}', '2025-06-01T10:00:00+00:00', '2025-06-01T10:00:00+00:00', ?)",
+                (qid, question, cached_from),
+            )
+        conn.execute(
+            "INSERT INTO sources VALUES ('old', 1, 'lora#0', 'lora.md', 'LoRA', 'LoRA', NULL,"
+            " 'LoRA was...', 0.9, 1, NULL, '[]')"
+        )
+        conn.execute(
+            "INSERT INTO feedback (question_id, vote, comment, created_at)"
+            " VALUES ('rep', 'up', 'good', '2025-06-01T11:00:00+00:00')"
+        )
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_a_log_from_before_alembic_keeps_its_data_and_takes_new_rows(
+    tmp_path: Path, version: int
+) -> None:
+    path = tmp_path / "questions.sqlite"
+    _legacy_log(path, version)
+
+    store = SQLQuestionStore.open(f"sqlite:///{path}")
     near = make_answer().sources
-    save(reopened, make_answer("Soup?", id="new", status="no_answer", sources=[], closest=near))
+    save(store, make_answer("Soup?", id="new", status="no_answer", sources=[], closest=near))
 
-    assert reopened.get("new").answer.closest == near
-    assert reopened.get("old").answer.closest == []
-    assert reopened.get("old").answer.sources == make_answer().sources
-    version = sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0]
-    reopened.close()
-    assert version == 3
+    old = store.get("old")
+    assert old.answer.sources[0].excerpt == "LoRA was..." and old.answer.closest == []
+    assert (old.up, old.down) == (1, 0)  # the vote on its repeat counts for it
+    assert store.get("rep").answer.cached_from == "old"
+    assert store.get("new").answer.closest == near
+    assert [s.id for s in store.popular(5)] == ["old"] and store.popular(5)[0].asks == 2
+    assert [s.id for s in store.search("", 10, 0)[0]] == ["new", "old"]  # newest first
+    assert old.answer.unsupported_removed == 0  # a column the legacy log did not have
+    assert current_revision(store.engine) == head_revision()
+    store.close()
 
 
-def test_a_log_from_before_grounding_gains_the_removed_sentence_count(tmp_path: Path) -> None:
-    path = tmp_path / "questions.sqlite"
-    old = SQLiteQuestionStore(path)
-    save(old, make_answer(id="old"))
-    old.close()
-    with sqlite3.connect(path) as conn:  # the version 2 schema had no such column
-        conn.execute("ALTER TABLE questions DROP COLUMN unsupported_removed")
-        conn.execute("PRAGMA user_version = 2")
-
-    reopened = SQLiteQuestionStore(path)
-    save(reopened, make_answer("Soup?", id="new", unsupported_removed=2))
-
-    assert reopened.get("new").answer.unsupported_removed == 2
-    assert reopened.get("old").answer.unsupported_removed == 0
-    reopened.close()
+def test_the_count_of_sentences_grounding_removed_round_trips(store: SQLQuestionStore) -> None:
+    save(store, make_answer(id="grounded", unsupported_removed=2))
+    assert store.get("grounded").answer.unsupported_removed == 2
 
 
 def test_schema_is_created_on_open_and_data_survives_reopening(tmp_path: Path) -> None:
     path = tmp_path / "nested" / "questions.sqlite"
-    first = SQLiteQuestionStore(path)
+    first = SQLQuestionStore.open(f"sqlite:///{path}")
     save(first, make_answer(id="kept"))
     first.close()
 
-    second = SQLiteQuestionStore(path)
+    second = SQLQuestionStore.open(f"sqlite:///{path}")
     assert second.get("kept").answer.question == "What is LoRA?"
     mode = sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0]
     second.close()
     assert mode == "wal"
 
 
-def test_failed_answer_is_stored_as_failed_with_its_error(store: SQLiteQuestionStore) -> None:
+def test_failed_answer_is_stored_as_failed_with_its_error(store: SQLQuestionStore) -> None:
     failed = make_answer(id="f1", answer="", status="failed", generated=False, model="")
     save(store, failed, error="connection refused at 127.0.0.1:9")
 
@@ -115,7 +162,7 @@ def test_failed_answer_is_stored_as_failed_with_its_error(store: SQLiteQuestionS
     assert store.recent(10) == []
 
 
-def test_answer_is_written_whole_or_not_at_all(store: SQLiteQuestionStore) -> None:
+def test_answer_is_written_whole_or_not_at_all(store: SQLQuestionStore) -> None:
     source = make_answer().sources[0]
     broken = make_answer(id="half", sources=[source, replace(source)])  # duplicate n = 1
 
@@ -124,18 +171,18 @@ def test_answer_is_written_whole_or_not_at_all(store: SQLiteQuestionStore) -> No
 
     with pytest.raises(QuestionNotFoundError):
         store.get("half")
-    rows = sqlite3.connect(store.path).execute("SELECT COUNT(*) FROM sources").fetchone()[0]
-    assert rows == 0
+    with store.engine.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM sources")).scalar() == 0
 
 
-def test_unknown_id_raises_not_found(store: SQLiteQuestionStore) -> None:
+def test_unknown_id_raises_not_found(store: SQLQuestionStore) -> None:
     with pytest.raises(QuestionNotFoundError, match="nope"):
         store.get("nope")
     with pytest.raises(QuestionNotFoundError):
         store.add_feedback("nope", "up", None)
 
 
-def test_many_threads_can_write_and_read_at_once(store: SQLiteQuestionStore) -> None:
+def test_many_threads_can_write_and_read_at_once(store: SQLQuestionStore) -> None:
     errors: list[BaseException] = []
 
     def work(worker: int) -> None:
@@ -159,7 +206,7 @@ def test_many_threads_can_write_and_read_at_once(store: SQLiteQuestionStore) -> 
 
 
 def test_exact_normalised_match_is_found_for_same_index_version(
-    store: SQLiteQuestionStore,
+    store: SQLQuestionStore,
 ) -> None:
     save(store, make_answer("What is LoRA?", id="orig"), unit(1, 0))
 
@@ -175,7 +222,7 @@ def test_exact_normalised_match_is_found_for_same_index_version(
     [((1.0, 0.1), "orig"), ((1.0, 0.2), "orig"), ((1.0, 1.0), None), ((0.0, 1.0), None)],
 )
 def test_cosine_match_needs_the_threshold(
-    store: SQLiteQuestionStore, vector: tuple[float, float], expected: str | None
+    store: SQLQuestionStore, vector: tuple[float, float], expected: str | None
 ) -> None:
     save(store, make_answer("How does LoRA work?", id="orig"), unit(1, 0))
 
@@ -193,7 +240,7 @@ def test_cosine_match_needs_the_threshold(
     ],
 )
 def test_cosine_match_also_needs_shared_wording(
-    store: SQLiteQuestionStore, asked: str, expected: str | None
+    store: SQLQuestionStore, asked: str, expected: str | None
 ) -> None:
     save(store, make_answer("Who introduced LoRA?", id="orig"), unit(1, 0))
 
@@ -207,13 +254,13 @@ def test_cosine_match_also_needs_shared_wording(
     [{"status": "no_answer"}, {"status": "extractive"}, {"status": "failed"}],
 )
 def test_only_answered_originals_are_served_from_cache(
-    store: SQLiteQuestionStore, fields: dict[str, str]
+    store: SQLQuestionStore, fields: dict[str, str]
 ) -> None:
     save(store, make_answer(id="orig", **fields), unit(1, 0))
     assert store.find_cached("whatislora", unit(1, 0), MODEL, "v1", 0.5) is None
 
 
-def test_answer_voted_down_is_no_longer_served_from_cache(store: SQLiteQuestionStore) -> None:
+def test_answer_voted_down_is_no_longer_served_from_cache(store: SQLQuestionStore) -> None:
     save(store, make_answer(id="orig"), unit(1, 0))
     save(store, make_answer("what is lora", id="repeat", cached=True, cached_from="orig"))
     store.add_feedback("repeat", "down", "wrong")
@@ -222,17 +269,18 @@ def test_answer_voted_down_is_no_longer_served_from_cache(store: SQLiteQuestionS
     assert store.get("orig").down == 1  # votes on a repeat count for the original
 
 
-def test_feedback_totals_and_comment_are_stored(store: SQLiteQuestionStore) -> None:
+def test_feedback_totals_and_comment_are_stored(store: SQLQuestionStore) -> None:
     save(store, make_answer(id="a"))
     store.add_feedback("a", "up", None)
     votes = store.add_feedback("a", "down", "missing the rank")
 
     assert (votes.up, votes.down) == (1, 1)
-    comment = sqlite3.connect(store.path).execute("SELECT comment FROM feedback").fetchall()
-    assert ("missing the rank",) in comment
+    with store.engine.connect() as conn:
+        comments = conn.execute(text("SELECT comment FROM feedback")).scalars().all()
+    assert "missing the rank" in comments
 
 
-def test_similar_ranks_by_cosine_and_skips_excluded(store: SQLiteQuestionStore) -> None:
+def test_similar_ranks_by_cosine_and_skips_excluded(store: SQLQuestionStore) -> None:
     save(store, make_answer("Near?", id="near"), unit(1, 0.1))
     save(store, make_answer("Far?", id="far"), unit(0, 1))
     save(store, make_answer("Self?", id="self"), unit(1, 0))
@@ -242,7 +290,7 @@ def test_similar_ranks_by_cosine_and_skips_excluded(store: SQLiteQuestionStore) 
     assert [s.id for s in similar] == ["near", "far"]
 
 
-def test_lists_show_one_entry_per_question_with_its_asks(store: SQLiteQuestionStore) -> None:
+def test_lists_show_one_entry_per_question_with_its_asks(store: SQLQuestionStore) -> None:
     save(store, make_answer("What is LoRA?", id="a", created_at="2025-06-01T00:00:00+00:00"))
     save(
         store,
@@ -268,9 +316,7 @@ def test_lists_show_one_entry_per_question_with_its_asks(store: SQLiteQuestionSt
     ("query", "ids"),
     [("lora", ["a"]), ("LORA?", ["a"]), ("bm", ["c"]), ("100%", []), ("知识", ["z"])],
 )
-def test_search_matches_question_text(
-    store: SQLiteQuestionStore, query: str, ids: list[str]
-) -> None:
+def test_search_matches_question_text(store: SQLQuestionStore, query: str, ids: list[str]) -> None:
     save(store, make_answer("What is LoRA?", id="a"))
     save(store, make_answer("What is BM25?", id="c"))
     save(store, make_answer("什么是知识蒸馏？", id="z", language="zh"))
@@ -280,7 +326,7 @@ def test_search_matches_question_text(
     assert [s.id for s in items] == ids and total == len(ids)
 
 
-def test_gap_candidates_are_no_answer_or_mostly_down(store: SQLiteQuestionStore) -> None:
+def test_gap_candidates_are_no_answer_or_mostly_down(store: SQLQuestionStore) -> None:
     save(store, make_answer("Bread?", id="bread", status="no_answer"), unit(1, 0))
     save(store, make_answer("Liked?", id="liked"))
     save(store, make_answer("Disliked?", id="disliked"))
@@ -298,7 +344,7 @@ def test_gap_candidates_are_no_answer_or_mostly_down(store: SQLiteQuestionStore)
 
 
 def test_sources_keep_numbers_cited_flags_and_optional_fields(
-    store: SQLiteQuestionStore,
+    store: SQLQuestionStore,
 ) -> None:
     sources = [
         Source(3, "x#2", "x.md", "X", "X › A", None, "excerpt", 0.3),
@@ -315,7 +361,7 @@ def test_sources_keep_numbers_cited_flags_and_optional_fields(
 
 
 def test_cache_lookup_can_be_limited_to_answers_asked_in_a_time_window(
-    store: SQLiteQuestionStore,
+    store: SQLQuestionStore,
 ) -> None:
     save(store, make_answer("What is LoRA?", id="old"), unit(1, 0), "2026-01-01T23:00:00+00:00")
     save(store, make_answer("What is LoRA?", id="new"), unit(1, 0.1), "2026-01-02T10:00:00+00:00")

@@ -1,0 +1,22 @@
+"""``questions.unsupported_removed``: answer sentences the grounding check dropped.
+
+Revision ID: 0005
+Revises: 0004
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0005"
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column(
+        "questions",
+        sa.Column("unsupported_removed", sa.Integer(), nullable=False, server_default="0"),
+    )

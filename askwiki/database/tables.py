@@ -1,0 +1,114 @@
+"""The shared database's tables, as the code sees them after the newest migration.
+
+Migrations (``migrations/versions``) change the database; this module is the code's view
+of the result and must agree with them (``tests/unit/database`` checks it does).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+questions = Table(
+    "questions",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("question", Text, nullable=False),
+    Column("normalized", Text, nullable=False),
+    Column("standalone_question", Text),
+    Column("language", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("answer", Text, nullable=False),
+    Column("error", Text),
+    Column("generated", Integer, nullable=False),
+    Column("model", Text, nullable=False),
+    Column("index_version", Text),
+    Column("corrections", Integer, nullable=False, server_default="0"),
+    Column("unsupported_removed", Integer, nullable=False, server_default="0"),
+    Column("timings", Text, nullable=False),
+    Column("created_at", Text, nullable=False),
+    Column("asked_at", Text, nullable=False),
+    Column("cached_from", Text, ForeignKey("questions.id")),
+    Column("embedding", LargeBinary),
+    Column("embedding_model", Text),
+    # Insertion order, filled by the database (an identity on PostgreSQL, the rowid on SQLite).
+    Column("seq", BigInteger),
+)
+
+
+def _source_table(name: str) -> Table:
+    return Table(
+        name,
+        metadata,
+        Column(
+            "question_id",
+            Text,
+            ForeignKey("questions.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        Column("n", Integer, primary_key=True),
+        Column("source_id", Text, nullable=False),
+        Column("doc_id", Text, nullable=False),
+        Column("title", Text, nullable=False),
+        Column("section", Text, nullable=False),
+        Column("url", Text),
+        Column("excerpt", Text, nullable=False),
+        Column("score", Float, nullable=False),
+        Column("cited", Integer, nullable=False),
+        Column("page", Integer),
+        Column("chunk_ids", Text, nullable=False),
+    )
+
+
+sources = _source_table("sources")
+closest_pages = _source_table("closest_pages")
+
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("question_id", Text, ForeignKey("questions.id", ondelete="CASCADE"), nullable=False),
+    Column("vote", Text, nullable=False),
+    Column("comment", Text),
+    Column("created_at", Text, nullable=False),
+)
+
+index_versions = Table(
+    "index_versions",
+    metadata,
+    Column("index_name", Text, primary_key=True),
+    Column("version", Text, nullable=False),
+    Column("published_at", Text, nullable=False),
+)
+
+admin_jobs = Table(
+    "admin_jobs",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("index_name", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("created_at", Text, nullable=False),
+    Column("started_at", Text),
+    Column("finished_at", Text),
+    # time.time() of the claiming worker's last sign of life.
+    Column("heartbeat_at", Float),
+    Column("claimed_by", Text),
+    Column("detail", Text, nullable=False),
+    Column("report", Text),
+    Column("error", Text),
+)
+
+# The tables ``askwiki db copy`` moves, parents before children.
+QUESTION_LOG = (questions, sources, closest_pages, feedback)
