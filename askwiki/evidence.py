@@ -36,12 +36,14 @@ class TermWeights:
         found = set(passage_terms) & self.weights.keys()
         return sum(self.weights[t] for t in found) / total
 
-    def absent_share(self) -> float:
-        """Share of the question's IDF mass carried by keywords the wiki never contains."""
-        total = self.total
+    def absent_share(self, among: Iterable[str] | None = None) -> float:
+        """Share of the IDF mass of ``among`` (default: every keyword) carried by keywords
+        the wiki never contains."""
+        terms = self.weights.keys() if among is None else set(among) & self.weights.keys()
+        total = sum(self.weights[t] for t in terms)
         if total <= 0:
             return 0.0
-        return sum(self.weights[t] for t in self.absent) / total
+        return sum(self.weights[t] for t in self.absent & terms) / total
 
 
 def idf(document_frequency: int, chunks: int) -> float:

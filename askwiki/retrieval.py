@@ -43,7 +43,7 @@ class RetrievalOptions:
     # Refuse when keywords no chunk contains carry more than this share of the question's
     # IDF mass (>= 1 turns the check off).
     max_absent_share: float = 0.5
-    cross_language: bool = True
+    cross_language: bool = False
 
 
 @dataclass(frozen=True)
@@ -136,7 +136,9 @@ class Retriever:
         candidates = self.candidates(query, vector, max(k * 3, k))
         searched = time.perf_counter()
         best = max((p.dense_score for p in candidates), default=0.0)
-        absent = terms.absent_share()
+        # Judged on the question's own words: glossary translations the wiki does contain
+        # would otherwise dilute the weight of a concept it never mentions.
+        absent = terms.absent_share(keyword_tokens(query))
         # A cosine floor of -1 lets every passage through: the floor is off, this check too.
         if absent > opts.max_absent_share and opts.min_dense_score > -1.0:
             logger.info(

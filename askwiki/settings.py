@@ -57,7 +57,8 @@ class Settings(BaseSettings):
     keyword_weight: float = Field(0.25, ge=0)
     min_hybrid_score: float = Field(0.95, ge=-1)
     max_absent_share: float = Field(0.5, ge=0)
-    cross_language: bool = True
+    # Opt-in until it stops costing same-language ranking and absent-concept refusals.
+    cross_language: bool = False
     allow_unsupported_answers: bool = False
 
     # LLM

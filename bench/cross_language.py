@@ -118,7 +118,7 @@ def first_doc_hit(doc_ids: list[str], gold: str) -> int:
 def askwiki_doc_methods(
     index: WikiIndex, settings: Settings, embedder: Embedder, k: int
 ) -> dict[str, DocSearch]:
-    options = retrieval_options(settings)
+    options = replace(retrieval_options(settings), cross_language=True)
     today = Retriever(index, embedder, replace(options, cross_language=False))
     crossing = Retriever(index, embedder, options)
     no_floor = Retriever(index, embedder, replace(options, min_dense_score=-1.0))

@@ -40,7 +40,7 @@ def cross_language_hits(
     assert len(items) >= 20
     index = open_index(settings.index_path)
     try:
-        options = retrieval_options(settings)
+        options = replace(retrieval_options(settings), cross_language=True)
         hit, _ = doc_hit_at_1(Retriever(index, embedder, options), items)
         before, _ = doc_hit_at_1(
             Retriever(index, embedder, replace(options, cross_language=False)), items
@@ -75,7 +75,9 @@ def test_traditional_chinese_questions_find_simplified_and_english_pages(
     items = [q for q in load_questions() if q["direction"].startswith("zh-Hant")]
     index = open_index(example_index.index_path)
     try:
-        retriever = Retriever(index, real_embedder, retrieval_options(example_index))
+        retriever = Retriever(
+            index, real_embedder, replace(retrieval_options(example_index), cross_language=True)
+        )
         hit, missed = doc_hit_at_1(retriever, items)
     finally:
         index.close()
@@ -96,7 +98,7 @@ def test_answerable_cross_language_questions_pass_the_relevance_floor(
     """These were refused as "no relevant page" before cross-language calibration."""
     index = open_index(example_index.index_path)
     try:
-        options = retrieval_options(example_index)
+        options = replace(retrieval_options(example_index), cross_language=True)
         crossing = Retriever(index, real_embedder, options).search(question)
         assert crossing.relevant, [p.chunk.doc_id for p in crossing.closest]
     finally:
