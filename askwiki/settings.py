@@ -91,6 +91,8 @@ class Settings(BaseSettings):
     max_body_kb: int = Field(256, ge=1)
     max_upload_mb: float = Field(100.0, gt=0)
     admin_token: SecretStr | None = None
+    mcp: bool = False
+    mcp_token: SecretStr | None = None
     index_poll_s: float = Field(2.0, gt=0)
 
     # Question log
@@ -104,6 +106,7 @@ class Settings(BaseSettings):
         "llm_model_path",
         "public_url",
         "admin_token",
+        "mcp_token",
         mode="before",
     )
     @classmethod

@@ -7,7 +7,16 @@ import sys
 import typer
 from pydantic import ValidationError
 
-from askwiki.cli import ask_cmd, eval_cmd, index_cmd, ingest_cmd, models_cmd, serve_cmd, sync_cmd
+from askwiki.cli import (
+    ask_cmd,
+    eval_cmd,
+    index_cmd,
+    ingest_cmd,
+    mcp_cmd,
+    models_cmd,
+    serve_cmd,
+    sync_cmd,
+)
 from askwiki.cli.output import fail
 from askwiki.errors import AskwikiError
 
@@ -22,6 +31,7 @@ app.command("sync")(sync_cmd.sync)
 app.command("serve")(serve_cmd.serve)
 app.command("ask")(ask_cmd.ask)
 app.command("eval")(eval_cmd.eval_command)
+app.command("mcp")(mcp_cmd.mcp)
 app.add_typer(index_cmd.app, name="index")
 app.add_typer(models_cmd.app, name="models")
 

@@ -21,6 +21,7 @@ from askwiki.server.admin import routes as admin
 from askwiki.server.cors import install_cors
 from askwiki.server.errors import install_error_handlers
 from askwiki.server.limits import install_body_limit
+from askwiki.server.mcp.http import install_mcp, run_mcp
 from askwiki.server.ratelimit import install_rate_limit
 from askwiki.server.routes import (
     ask,
@@ -86,7 +87,8 @@ def create_app(
         app.state.admin = admin.start_admin(settings, model, live)
         app.state.sync.start_schedule()
         try:
-            yield
+            async with run_mcp(app, settings):
+                yield
         finally:
             app.state.sync.stop()
             admin.stop_admin(app.state.admin)
@@ -108,5 +110,6 @@ def create_app(
     install_error_handlers(app)
     for module in (ask, search, openai_compat, health, widget, questions, pages, admin):
         app.include_router(module.router)
+    install_mcp(app, settings)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
