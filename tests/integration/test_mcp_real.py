@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import anyio
 import pytest
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
@@ -26,6 +25,7 @@ from askwiki.server.app import create_app
 from askwiki.settings import Settings
 from tests.conftest import ROOT
 from tests.integration.test_answer_real import SharedLLM, app_settings
+from tests.support.async_run import run_async
 from tests.support.live_server import serve_in_thread
 
 pytestmark = pytest.mark.integration
@@ -84,7 +84,7 @@ def test_http_tools_search_and_unknown_page(http_url: str) -> None:
             unknown = await client.call_tool("get_page", {"doc_id": "no-such-page"})
             return tools, searches, unknown
 
-    tools, searches, unknown = anyio.run(run)
+    tools, searches, unknown = run_async(run)
     assert tools == TOOLS
     check_searches(searches)
     assert unknown.is_error and "not_found: No page with doc_id 'no-such-page'" in text_of(unknown)
@@ -95,7 +95,7 @@ def test_http_get_page_returns_the_indexed_sections(http_url: str) -> None:
         async with Client(http_url) as client:
             return await client.call_tool("get_page", {"doc_id": "kd-001"})
 
-    result = anyio.run(run)
+    result = run_async(run)
     assert not result.is_error, text_of(result)
     page = result.structured_content
     assert page is not None and page["title"] == "知识蒸馏" and page["next_section"] is None
@@ -133,7 +133,7 @@ def test_stdio_server_tools_search_and_errors(example_index: Settings, tmp_path:
                 "after": await client.call_tool("search_wiki", {"query": "BM25"}),
             }
 
-    got = anyio.run(run)
+    got = run_async(run)
     assert got["tools"] == TOOLS
     check_searches(got["searches"])
     assert got["unknown"].is_error and "not_found: " in text_of(got["unknown"])
@@ -159,7 +159,7 @@ def test_http_ask_wiki_returns_a_cited_answer_with_the_real_llm(
             )
 
     with serve_in_thread(app) as base_url:
-        result = anyio.run(run, f"{base_url}/mcp")
+        result = run_async(run, f"{base_url}/mcp")
     assert not result.is_error, text_of(result)
     answer = result.structured_content
     assert answer is not None and answer["status"] == "answered" and answer["generated"]

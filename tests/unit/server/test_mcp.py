@@ -12,7 +12,6 @@ from contextlib import AbstractContextManager, asynccontextmanager, contextmanag
 from pathlib import Path
 from typing import Any
 
-import anyio
 import httpx
 import pytest
 from mcp import Client
@@ -25,6 +24,7 @@ from askwiki.server.app import create_app
 from askwiki.settings import Settings
 from askwiki.testing.fake_embedder import fake_embedder
 from askwiki.testing.fake_llm import FakeLLM
+from tests.support.async_run import run_async
 from tests.support.index_builder import WIKI_PAGES, build_index, page
 from tests.support.live_server import serve_in_thread
 
@@ -79,7 +79,7 @@ def call(base_url: str, tool: str, arguments: dict[str, Any], **kw: Any) -> Call
         async with connect(base_url, **kw) as client:
             return await client.call_tool(tool, arguments)
 
-    return anyio.run(run)
+    return run_async(run)
 
 
 def text_of(result: CallToolResult) -> str:
@@ -94,7 +94,7 @@ def test_tools_are_listed_with_descriptions_and_schemas(serve: Serve) -> None:
             return {tool.name: tool for tool in (await client.list_tools()).tools}
 
     with serve() as base_url:
-        tools = anyio.run(run, base_url)
+        tools = run_async(run, base_url)
     assert set(tools) == {"search_wiki", "ask_wiki", "get_page"}
     for tool in tools.values():
         assert tool.description and len(tool.description) > 80
@@ -221,7 +221,7 @@ def test_page_resource_reads_a_page_and_refuses_an_unknown_one(serve: Serve) -> 
             return found, None
 
     with serve() as base_url:
-        found, missing = anyio.run(run, base_url)
+        found, missing = run_async(run, base_url)
     contents = found.contents[0]
     assert isinstance(contents, TextResourceContents)
     assert json.loads(contents.text)["title"] == "LoRA"
