@@ -166,4 +166,6 @@ def test_http_ask_wiki_returns_a_cited_answer_with_the_real_llm(
     cited = {s["n"]: s for s in answer["sources"] if s["cited"]}
     markers = {int(n) for n in re.findall(r"\[(\d+)\]", answer["answer"])}
     assert markers and markers == set(cited), (answer["answer"], cited)
-    assert any("fine-tuning/lora" in (s["url"] or "") for s in cited.values()), cited
+    # Cross-language retrieval may bring the Chinese page comparing fine-tuning methods, which
+    # also says what LoRA trains: any cited source about LoRA is the right one.
+    assert any("LoRA" in s["title"] + s["excerpt"] for s in cited.values()), cited
