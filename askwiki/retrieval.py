@@ -332,7 +332,7 @@ def _join_if_adjacent(a: Passage, b: Passage) -> Passage | None:
     span = first.chunk.position + len(first.chunk_ids)
     if second.chunk.position != span:
         return None
-    text = _append_without_overlap(first.chunk.text, second.chunk.text)
+    text = append_without_overlap(first.chunk.text, second.chunk.text)
     chunk = replace(
         first.chunk,
         text=text,
@@ -349,7 +349,7 @@ def _join_if_adjacent(a: Passage, b: Passage) -> Passage | None:
     )
 
 
-def _append_without_overlap(left: str, right: str) -> str:
+def append_without_overlap(left: str, right: str) -> str:
     """Chunks share their overlap sentences; do not repeat them when joining."""
     for size in range(min(len(left), len(right)), MIN_OVERLAP_CHARS - 1, -1):
         if left.endswith(right[:size]):

@@ -92,6 +92,8 @@ class Settings(BaseSettings):
     max_body_kb: int = Field(256, ge=1)
     max_upload_mb: float = Field(100.0, gt=0)
     admin_token: SecretStr | None = None
+    mcp: bool = False
+    mcp_token: SecretStr | None = None
     index_poll_s: float = Field(2.0, gt=0)
 
     # Shared state (question log, cache, rate limits)
@@ -112,6 +114,7 @@ class Settings(BaseSettings):
         "admin_token",
         "database_url",
         "redis_url",
+        "mcp_token",
         mode="before",
     )
     @classmethod

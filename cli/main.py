@@ -13,6 +13,7 @@ from askwiki.cli import (
     eval_cmd,
     index_cmd,
     ingest_cmd,
+    mcp_cmd,
     models_cmd,
     serve_cmd,
     sync_cmd,
@@ -31,6 +32,7 @@ app.command("sync")(sync_cmd.sync)
 app.command("serve")(serve_cmd.serve)
 app.command("ask")(ask_cmd.ask)
 app.command("eval")(eval_cmd.eval_command)
+app.command("mcp")(mcp_cmd.mcp)
 app.add_typer(index_cmd.app, name="index")
 app.add_typer(models_cmd.app, name="models")
 app.add_typer(db_cmd.app, name="db")

@@ -23,6 +23,7 @@ from askwiki.server.admin import routes as admin
 from askwiki.server.cors import install_cors
 from askwiki.server.errors import install_error_handlers
 from askwiki.server.limits import install_body_limit
+from askwiki.server.mcp.http import install_mcp, run_mcp
 from askwiki.server.metrics import Metrics, MetricsMiddleware
 from askwiki.server.ratelimit import install_rate_limit
 from askwiki.server.routes import (
@@ -106,7 +107,8 @@ def create_app(
         app.state.admin = admin.start_admin(settings, model, live, sync=app.state.sync)
         app.state.sync.start_schedule()
         try:
-            yield
+            async with run_mcp(app, settings):
+                yield
         finally:
             app.state.sync.stop()
             admin.stop_admin(app.state.admin)
@@ -115,9 +117,10 @@ def create_app(
             live.stop()
             app.state.service.close()
             app.state.questions.close()
-            limiter = getattr(app.state, "rate_limiter", None)
-            if limiter is not None:
-                await limiter.close()
+            # Only the Redis limiter holds a connection to close.
+            close = getattr(getattr(app.state, "rate_limiter", None), "close", None)
+            if close is not None:
+                await close()
 
     app = FastAPI(
         title="askwiki",
@@ -136,5 +139,6 @@ def create_app(
     install_error_handlers(app)
     for module in (ask, search, openai_compat, health, widget, questions, pages, admin):
         app.include_router(module.router)
+    install_mcp(app, settings)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

@@ -174,7 +174,8 @@ class RateLimitMiddleware:
         self.app = app
         self.routes = routes
         self.trusted_hops = trusted_hops
-        self.limiter = limiter or RateLimiter()
+        # Not `limiter or ...`: an empty limiter has len() 0, so it is falsy.
+        self.limiter = limiter if limiter is not None else RateLimiter()
         self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -268,12 +269,25 @@ async def _too_many(send: Send, retry_after: int, *, wants_html: bool = False) -
     await send({"type": "http.response.body", "body": body})
 
 
+def ask_budget(settings: Settings) -> Budget | None:
+    """The per-IP budget of every endpoint that can start an LLM answer (None: unlimited)."""
+    per_ip = settings.rate_limit_per_minute
+    return Budget("ip-ask", per_ip) if per_ip > 0 else None
+
+
+def search_budget(settings: Settings) -> Budget | None:
+    """The per-IP budget of retrieval-only endpoints (None: unlimited)."""
+    per_ip = settings.rate_limit_per_minute
+    return Budget("ip-search", per_ip * SEARCH_BUDGET_FACTOR) if per_ip > 0 else None
+
+
 def install_rate_limit(app: FastAPI, settings: Settings, metrics: Metrics | None = None) -> None:
     """Add the limiter for the public ask endpoints; a budget of 0 turns that limit off.
 
-    With ASKWIKI_REDIS_URL the limits are shared through Redis; the client is kept on
-    ``app.state.rate_limiter`` for the lifespan to close. Add it before the CORS
-    middleware so CORS wraps it and 429s carry CORS headers.
+    With ASKWIKI_REDIS_URL the limits are shared through Redis. The limiter is kept on
+    ``app.state.rate_limiter`` for the lifespan to close and for endpoints that count their
+    own calls against the same budgets (the MCP tools). Add it before the CORS middleware
+    so CORS wraps it and 429s carry CORS headers.
     """
     per_ip = settings.rate_limit_per_minute
     per_session = settings.session_rate_limit_per_minute
@@ -282,10 +296,10 @@ def install_rate_limit(app: FastAPI, settings: Settings, metrics: Metrics | None
         logger.info("Rate limiting is off (ASKWIKI_RATE_LIMIT_PER_MINUTE=0)")
         return
     ask = RouteLimit(
-        Budget("ip-ask", per_ip) if per_ip > 0 else None,
+        ask_budget(settings),
         Budget("session-ask", per_session) if per_session > 0 else None,
     )
-    search = RouteLimit(Budget("ip-search", per_ip * SEARCH_BUDGET_FACTOR) if per_ip > 0 else None)
+    search = RouteLimit(search_budget(settings))
     # Every endpoint that can start an LLM answer shares the ask budget.
     routes = {
         ("POST", "/api/ask"): ask,
@@ -298,9 +312,10 @@ def install_rate_limit(app: FastAPI, settings: Settings, metrics: Metrics | None
     if settings.redis_url:
         from askwiki.server.ratelimit_redis import RedisRateLimiter
 
-        limiter = app.state.rate_limiter = RedisRateLimiter(
+        limiter = RedisRateLimiter(
             settings.redis_url, fail=settings.rate_limit_fail, metrics=metrics
         )
+    app.state.rate_limiter = limiter
     app.add_middleware(
         RateLimitMiddleware,
         routes=routes,

@@ -147,16 +147,16 @@ class GapsOut(BaseModel):
 
 
 class SearchHit(BaseModel):
-    id: str
-    doc_id: str
+    id: str = Field(description="Stable chunk id: document id, position and content hash.")
+    doc_id: str = Field(description="The page's document id (what get_page and /q links take).")
     title: str
-    section: str
-    url: str | None
-    text: str
-    score: float
-    dense_score: float
-    bm25_score: float | None
-    page: int | None = None
+    section: str = Field(description="Heading path, e.g. 'Page › Section › Subsection'.")
+    url: str | None = Field(description="Link to the page and section anchor (or PDF page).")
+    text: str = Field(description="The passage as indexed.")
+    score: float = Field(description="Fused rank score (reciprocal-rank fusion); higher is better.")
+    dense_score: float = Field(description="Cosine similarity of the passage to the query.")
+    bm25_score: float | None = Field(description="BM25 keyword score; null if no keyword matched.")
+    page: int | None = Field(None, description="PDF page number, for passages of PDFs.")
 
 
 class SearchResponse(BaseModel):

@@ -115,6 +115,15 @@ class Docstore:
             ).fetchall()
         return {row[0]: StoredDocument(*row) for row in rows}
 
+    def document(self, doc_id: str) -> StoredDocument | None:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT doc_id, title, url, source, format, content_hash, chunk_count, "
+                "ingested_at FROM documents WHERE doc_id = ?",
+                (doc_id,),
+            ).fetchone()
+        return StoredDocument(*row) if row else None
+
     def count_chunks(self) -> int:
         with self._lock:
             return int(self._conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])

@@ -6,10 +6,27 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from askwiki.retrieval import Passage
 from askwiki.server.deps import LiveIndexDep
 from askwiki.server.schemas import SearchHit, SearchResponse
 
 router = APIRouter(tags=["search"])
+
+
+def search_hit(p: Passage) -> SearchHit:
+    """One passage as the API (and the MCP ``search_wiki`` tool) returns it."""
+    return SearchHit(
+        id=p.id,
+        doc_id=p.chunk.doc_id,
+        title=p.chunk.title,
+        section=p.chunk.section,
+        url=p.chunk.url,
+        text=p.chunk.text,
+        score=round(p.score, 6),
+        dense_score=round(p.dense_score, 6),
+        bm25_score=round(p.bm25_score, 6) if p.bm25_score is not None else None,
+        page=p.chunk.page,
+    )
 
 
 @router.get("/api/search", response_model=SearchResponse)
@@ -26,19 +43,5 @@ def search(
         relevant=result.relevant,
         index_version=retriever.index.version,
         timings={key: round(value, 2) for key, value in result.timings_ms.items()},
-        results=[
-            SearchHit(
-                id=p.id,
-                doc_id=p.chunk.doc_id,
-                title=p.chunk.title,
-                section=p.chunk.section,
-                url=p.chunk.url,
-                text=p.chunk.text,
-                score=round(p.score, 6),
-                dense_score=round(p.dense_score, 6),
-                bm25_score=round(p.bm25_score, 6) if p.bm25_score is not None else None,
-                page=p.chunk.page,
-            )
-            for p in result.passages
-        ],
+        results=[search_hit(p) for p in result.passages],
     )
