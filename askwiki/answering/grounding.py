@@ -100,6 +100,9 @@ def ground_answer(
         assert vectors is not None
         vector = vectors[judged.index(i)]
         cited = [n for n in marker_numbers(sentence) if 1 <= n <= len(sources)]
+        # A sentence the model left without a marker (small models often do) is judged
+        # against every source rather than dropped for want of one.
+        cited = cited or list(range(1, len(sources) + 1))
         same = [source_languages[n - 1] == detect_language(sentence) for n in cited]
         if cited and any(
             _supports(sentence, source_terms[n - 1], source_vectors[n - 1], vector, weigh, s)

@@ -120,8 +120,10 @@ def test_html_in_answers_and_sources_renders_as_text(
     evil = page(
         "evil.md",
         "<img src=x onerror=window.__pwned=3>",
+        # The answer below repeats this sentence, so the grounding check keeps its [1].
         "## <script>window.__pwned=4</script>\nLoRA freezes the pretrained weights "
-        '<img src=x onerror="window.__pwned=5"> and trains low-rank matrices.',
+        '<img src=x onerror="window.__pwned=1"> and trains low-rank matrices '
+        '<script>window.__pwned=2</script>. <img src=x onerror="window.__pwned=5">',
         "javascript:window.__pwned=6",
     )
     build_index(tmp_path / "evil" / "default", [evil], fake_embedder())
