@@ -38,6 +38,16 @@ INTERRUPTED = (
 )
 
 
+def wait_for_job(get: Callable[[str], Job], job_id: str, timeout_s: float) -> Job:
+    """Poll ``get`` until the job finished or ``timeout_s`` passed; the last record read."""
+    deadline = time.monotonic() + timeout_s
+    job = get(job_id)
+    while job.status in ("queued", "running") and time.monotonic() < deadline:
+        time.sleep(0.05)
+        job = get(job_id)
+    return job
+
+
 def new_job_id() -> str:
     """16 hex characters: safe as a folder name, unguessable enough to not enumerate."""
     return secrets.token_hex(8)
@@ -120,12 +130,7 @@ class JobRunner:
 
     def wait(self, job_id: str, timeout_s: float) -> Job:
         """Block until the job finished or ``timeout_s`` passed (tests and the CLI use it)."""
-        deadline = time.monotonic() + timeout_s
-        job = self.get(job_id)
-        while job.status in ("queued", "running") and time.monotonic() < deadline:
-            time.sleep(0.05)
-            job = self.get(job_id)
-        return job
+        return wait_for_job(self.get, job_id, timeout_s)
 
     def close(self, timeout_s: float = 30.0) -> None:
         """Let the running job finish (up to ``timeout_s``); queued jobs stay queued on disk."""

@@ -36,6 +36,7 @@ from askwiki.server.admin.jobs import (
     JobWork,
     _now,
     new_job_id,
+    wait_for_job,
 )
 
 logger = logging.getLogger(__name__)
@@ -127,12 +128,7 @@ class DatabaseJobRunner:
             return [_job(row) for row in conn.execute(query).mappings()]
 
     def wait(self, job_id: str, timeout_s: float) -> Job:
-        deadline = time.monotonic() + timeout_s
-        job = self.get(job_id)
-        while job.status in ("queued", "running") and time.monotonic() < deadline:
-            time.sleep(0.05)
-            job = self.get(job_id)
-        return job
+        return wait_for_job(self.get, job_id, timeout_s)
 
     def close(self, timeout_s: float = 30.0) -> None:
         self._stop.set()
