@@ -35,7 +35,12 @@ from askwiki.embedding.embedder import Embedder
 from askwiki.errors import AskwikiError
 from askwiki.live_index import LiveIndex
 from askwiki.llm.base import ChatMessage
-from askwiki.questions.editors import CURATED_MODEL, checked_sources, shown_answer
+from askwiki.questions.editors import (
+    CURATED_MODEL,
+    checked_sources,
+    served_docstore,
+    shown_answer,
+)
 from askwiki.questions.store import (
     CuratedAnswer,
     QuestionRecord,
@@ -192,8 +197,7 @@ class QuestionDesk:
     def shown(self, record: QuestionRecord) -> Answer:
         """The answer readers see for a stored question: its curated answer, if any, with
         its sources checked against the served index."""
-        docstore = self.live_index.retriever().index.docstore if self.live_index.loaded else None
-        return shown_answer(record, docstore)
+        return shown_answer(record, served_docstore(self.live_index))
 
     def related_to(self, record: QuestionRecord) -> list[RelatedQuestion]:
         """The "Others are asking" list of a stored question."""

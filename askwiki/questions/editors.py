@@ -39,6 +39,12 @@ class CitedPage:
     chunk_id: str | None = None
 
 
+def served_docstore(live_index: LiveIndex) -> Docstore | None:
+    """The pages of the index being served, to check curated sources against; None before
+    a first index is loaded."""
+    return live_index.retriever().index.docstore if live_index.loaded else None
+
+
 def visible_record(store: QuestionStore, question_id: str) -> QuestionRecord:
     """The stored question for a public page or API; ``QuestionHiddenError`` if hidden."""
     record = store.get(question_id)
@@ -91,9 +97,6 @@ class Editors:
         self.store = store
         self.live_index = live_index
 
-    def _docstore(self) -> Docstore | None:
-        return self.live_index.retriever().index.docstore if self.live_index.loaded else None
-
     def questions(
         self, filters: QuestionFilter, limit: int, offset: int
     ) -> tuple[list[QuestionSummary], int]:
@@ -130,7 +133,7 @@ class Editors:
         return self.store.put_curated(question_id, answer.strip(), sources, actor)
 
     def _cite(self, n: int, page: CitedPage) -> Source:
-        docstore = self._docstore()
+        docstore = served_docstore(self.live_index)
         if docstore is None:
             raise CurationError("No index is loaded, so no page can be cited; ingest one first")
         document = docstore.document(page.doc_id)
@@ -166,7 +169,7 @@ class Editors:
 
     def stale_sources(self, curated: CuratedAnswer) -> list[Source]:
         """The curated answer's sources the served index no longer holds (to fix them)."""
-        return stale_sources(curated, self._docstore())
+        return stale_sources(curated, served_docstore(self.live_index))
 
     def audit(self, limit: int, offset: int) -> list[AuditEntry]:
         return self.store.audit_log(limit, offset)

@@ -162,6 +162,13 @@ def test_a_curated_answer_is_served_to_a_paraphrase_marked_reviewed(
     )
 
 
+def test_the_widget_carries_the_reviewed_mark_in_both_languages(client: Client) -> None:
+    script = client().get("/widget.js").text
+
+    assert "This answer was reviewed by an editor" in script and "此回答已由编辑审核" in script
+    assert "answer.curated === true" in script
+
+
 def test_a_follow_up_goes_through_retrieval_not_the_curated_answer(client: Client) -> None:
     llm = FakeLLM([LORA])
     c = client(llm, admin_token=TOKEN)
