@@ -18,7 +18,9 @@ from askwiki.errors import AskwikiError
 from askwiki.live_index import LiveIndex
 from askwiki.llm.base import LLMBackend
 from askwiki.questions import QuestionDesk, open_question_store
+from askwiki.questions.editors import Editors
 from askwiki.retrieval import retrieval_options
+from askwiki.server.admin import questions as admin_questions
 from askwiki.server.admin import routes as admin
 from askwiki.server.cors import install_cors
 from askwiki.server.errors import install_error_handlers
@@ -103,6 +105,7 @@ def create_app(
             base_url=settings.public_url or "",
             observer=app.state.metrics,
         )
+        app.state.editors = Editors(app.state.questions, live)
         app.state.sync = SyncService(settings, model, live)
         app.state.admin = admin.start_admin(settings, model, live, sync=app.state.sync)
         app.state.sync.start_schedule()
@@ -137,7 +140,8 @@ def create_app(
     # Outermost: every response is counted, 413s and 429s included.
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     install_error_handlers(app)
-    for module in (ask, search, openai_compat, health, widget, questions, pages, admin):
+    routers = (ask, search, openai_compat, health, widget, questions, pages, admin, admin_questions)
+    for module in routers:
         app.include_router(module.router)
     install_mcp(app, settings)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

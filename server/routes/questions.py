@@ -6,10 +6,13 @@ import logging
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
-from askwiki.questions import QuestionRecord, QuestionSummary, find_gaps
+from askwiki.answering.types import Answer
+from askwiki.questions import Gap, QuestionRecord, QuestionSummary, find_gaps
+from askwiki.questions.editors import visible_record
 from askwiki.questions.gaps import GAP_SIMILARITY
+from askwiki.server.admin.routes import require_gaps_access
 from askwiki.server.deps import AnswersDep, QuestionsDep
 from askwiki.server.routes.ask import answer_json
 from askwiki.server.schemas import (
@@ -27,7 +30,12 @@ from askwiki.server.schemas import (
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["questions"])
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"model": ErrorOut, "description": "No stored question with this id"}
+    404: {"model": ErrorOut, "description": "No stored question with this id"},
+    410: {"model": ErrorOut, "description": "An editor removed this question"},
+}
+GAP_ACCESS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorOut, "description": "ASKWIKI_PUBLIC_GAPS is false: admin token needed"},
+    403: {"model": ErrorOut, "description": "Gaps not public and the admin API disabled"},
 }
 
 
@@ -44,9 +52,15 @@ def summary_out(summary: QuestionSummary, answers: AnswersDep) -> QuestionSummar
     )
 
 
-def stored_answer_json(record: QuestionRecord, answers: AnswersDep) -> dict[str, object]:
-    """A stored answer: the ``/api/ask`` object plus what only the log knows."""
-    record.answer.related = answers.related_to(record)
+def stored_answer_json(
+    record: QuestionRecord, answers: AnswersDep, answer: Answer | None = None
+) -> dict[str, object]:
+    """A stored answer: the ``/api/ask`` object plus what only the log knows.
+
+    ``answer`` is the answer to show (default: what readers see, the curated one if any).
+    """
+    shown = answer if answer is not None else answers.shown(record)
+    shown.related = answers.related_to(record)
     extra = {
         "asked_at": record.asked_at,
         "url": answers.url(record.id, record.answer.question),
@@ -54,9 +68,7 @@ def stored_answer_json(record: QuestionRecord, answers: AnswersDep) -> dict[str,
         "up": record.up,
         "down": record.down,
     }
-    return StoredAnswerOut.model_validate({**answer_json(record.answer), **extra}).model_dump(
-        mode="json"
-    )
+    return StoredAnswerOut.model_validate({**answer_json(shown), **extra}).model_dump(mode="json")
 
 
 @router.get("/api/questions", response_model=QuestionListOut)
@@ -80,20 +92,46 @@ def list_questions(
 
 @router.get("/api/questions/{question_id}", response_model=StoredAnswerOut, responses=NOT_FOUND)
 def get_question(question_id: str, answers: AnswersDep, store: QuestionsDep) -> object:
-    """A stored answer with its sources, votes, page URL and related questions."""
-    return stored_answer_json(store.get(question_id), answers)
+    """A stored answer with its sources, votes, page URL and related questions; an editor's
+    curated answer replaces the AI's (``curated``: true). 410 once an editor hid it."""
+    return stored_answer_json(visible_record(store, question_id), answers)
 
 
 @router.post("/api/questions/{question_id}/feedback", response_model=VotesOut, responses=NOT_FOUND)
 def add_feedback(question_id: str, feedback: FeedbackIn, store: QuestionsDep) -> VotesOut:
     """Vote an answer up or down, with an optional comment; returns the new totals."""
     comment = (feedback.comment or "").strip() or None
+    visible_record(store, question_id)
     votes = store.add_feedback(question_id, feedback.vote, comment)
     logger.info("Feedback %s on %s", feedback.vote, question_id)
     return VotesOut(id=question_id, up=votes.up, down=votes.down)
 
 
-@router.get("/api/gaps", response_model=GapsOut)
+def gap_out(gap: Gap, answers: AnswersDep) -> GapOut:
+    return GapOut(
+        question=gap.question,
+        question_id=gap.question_id,
+        count=gap.count,
+        no_answer=gap.no_answer,
+        downvoted=gap.downvoted,
+        last_asked=gap.last_asked,
+        examples=[summary_out(s, answers) for s in gap.examples],
+        nearest_page=NearestPageOut(**asdict(gap.nearest)) if gap.nearest else None,
+        curate_url=curate_url(gap.question_id),
+    )
+
+
+def curate_url(question_id: str) -> str:
+    """Where an editor writes the curated answer of a question (the admin API's PUT)."""
+    return f"/api/admin/questions/{question_id}/curated"
+
+
+@router.get(
+    "/api/gaps",
+    response_model=GapsOut,
+    responses=GAP_ACCESS,
+    dependencies=[Depends(require_gaps_access)],
+)
 def gaps(
     answers: AnswersDep,
     store: QuestionsDep,
@@ -101,19 +139,7 @@ def gaps(
     min_similarity: Annotated[float, Query(ge=0, le=1)] = GAP_SIMILARITY,
 ) -> GapsOut:
     """Knowledge gaps: questions the wiki could not answer (no relevant page, or voted
-    down), grouped by similarity, biggest groups first: what editors should write next."""
+    down), grouped by similarity, biggest groups first: what editors should write next.
+    Needs the admin token unless ASKWIKI_PUBLIC_GAPS is true; CSV: /api/admin/gaps.csv."""
     found = find_gaps(store, min_similarity=min_similarity, limit=limit)
-    return GapsOut(
-        gaps=[
-            GapOut(
-                question=gap.question,
-                count=gap.count,
-                no_answer=gap.no_answer,
-                downvoted=gap.downvoted,
-                last_asked=gap.last_asked,
-                examples=[summary_out(s, answers) for s in gap.examples],
-                nearest_page=NearestPageOut(**asdict(gap.nearest)) if gap.nearest else None,
-            )
-            for gap in found
-        ]
-    )
+    return GapsOut(gaps=[gap_out(gap, answers) for gap in found])
