@@ -18,6 +18,7 @@ from askwiki.errors import AskwikiError
 from askwiki.live_index import LiveIndex
 from askwiki.llm.base import LLMBackend
 from askwiki.questions import QuestionDesk, open_question_store
+from askwiki.questions.desk import RELATED_RECENT, RELATED_SIMILAR
 from askwiki.retrieval import retrieval_options
 from askwiki.server.admin import routes as admin
 from askwiki.server.cors import install_cors
@@ -102,6 +103,10 @@ def create_app(
             cache_similarity=settings.cache_similarity,
             base_url=settings.public_url or "",
             observer=app.state.metrics,
+            log_questions=settings.log_questions,
+            # Not public: no reader sees another's question, "Others are asking" included.
+            related_similar=RELATED_SIMILAR if settings.public_questions else 0,
+            related_recent=RELATED_RECENT if settings.public_questions else 0,
         )
         app.state.sync = SyncService(settings, model, live)
         app.state.admin = admin.start_admin(settings, model, live, sync=app.state.sync)

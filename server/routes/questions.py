@@ -1,4 +1,8 @@
-"""The question log over HTTP: past questions, stored answers, feedback and knowledge gaps."""
+"""The question log over HTTP: past questions, stored answers, feedback and knowledge gaps.
+
+Other readers' questions and answers are masked (``askwiki.questions.public``); with
+``ASKWIKI_PUBLIC_QUESTIONS=false`` the list and the stored answers answer 404.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from askwiki.errors import QuestionNotFoundError
 from askwiki.questions import QuestionRecord, QuestionSummary, find_gaps
 from askwiki.questions.gaps import GAP_SIMILARITY
-from askwiki.server.deps import AnswersDep, QuestionsDep
+from askwiki.questions.public import public_gap, public_record, public_summary
+from askwiki.server.deps import AnswersDep, QuestionsDep, SettingsDep
 from askwiki.server.routes.ask import answer_json
 from askwiki.server.schemas import (
     ErrorOut,
@@ -23,6 +29,7 @@ from askwiki.server.schemas import (
     StoredAnswerOut,
     VotesOut,
 )
+from askwiki.settings import Settings
 
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["questions"])
@@ -32,6 +39,7 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
 
 
 def summary_out(summary: QuestionSummary, answers: AnswersDep) -> QuestionSummaryOut:
+    summary = public_summary(summary)
     return QuestionSummaryOut(
         id=summary.id,
         question=summary.question,
@@ -45,7 +53,8 @@ def summary_out(summary: QuestionSummary, answers: AnswersDep) -> QuestionSummar
 
 
 def stored_answer_json(record: QuestionRecord, answers: AnswersDep) -> dict[str, object]:
-    """A stored answer: the ``/api/ask`` object plus what only the log knows."""
+    """A stored answer, masked: the ``/api/ask`` object plus what only the log knows."""
+    record = public_record(record)
     record.answer.related = answers.related_to(record)
     extra = {
         "asked_at": record.asked_at,
@@ -59,16 +68,28 @@ def stored_answer_json(record: QuestionRecord, answers: AnswersDep) -> dict[str,
     )
 
 
-@router.get("/api/questions", response_model=QuestionListOut)
+def _check_public(settings: Settings) -> None:
+    if not settings.public_questions:
+        raise QuestionNotFoundError(
+            "Stored questions are not public here (ASKWIKI_PUBLIC_QUESTIONS=false)"
+        )
+
+
+@router.get("/api/questions", response_model=QuestionListOut, responses=NOT_FOUND)
 def list_questions(
     answers: AnswersDep,
     store: QuestionsDep,
+    settings: SettingsDep,
     q: Annotated[str, Query(max_length=200, description="Text to look for.")] = "",
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     # Bounded: SQLite integers are 64-bit, a larger offset was a 500 (found by fuzzing).
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> QuestionListOut:
-    """Past questions (one entry per distinct question), newest first; `q` searches them."""
+    """Past questions (one entry per distinct question), newest first; `q` searches them.
+
+    Personal data (e-mail addresses, phone numbers, ID numbers) is masked; 404 when
+    stored questions are not public (`ASKWIKI_PUBLIC_QUESTIONS=false`)."""
+    _check_public(settings)
     items, total = store.search(q, limit, offset)
     return QuestionListOut(
         total=total,
@@ -79,8 +100,11 @@ def list_questions(
 
 
 @router.get("/api/questions/{question_id}", response_model=StoredAnswerOut, responses=NOT_FOUND)
-def get_question(question_id: str, answers: AnswersDep, store: QuestionsDep) -> object:
-    """A stored answer with its sources, votes, page URL and related questions."""
+def get_question(
+    question_id: str, answers: AnswersDep, store: QuestionsDep, settings: SettingsDep
+) -> object:
+    """A stored answer with its sources, votes, page URL and related questions (masked)."""
+    _check_public(settings)
     return stored_answer_json(store.get(question_id), answers)
 
 
@@ -102,7 +126,7 @@ def gaps(
 ) -> GapsOut:
     """Knowledge gaps: questions the wiki could not answer (no relevant page, or voted
     down), grouped by similarity, biggest groups first: what editors should write next."""
-    found = find_gaps(store, min_similarity=min_similarity, limit=limit)
+    found = [public_gap(g) for g in find_gaps(store, min_similarity=min_similarity, limit=limit)]
     return GapsOut(
         gaps=[
             GapOut(
