@@ -19,6 +19,7 @@ from askwiki.live_index import LiveIndex
 from askwiki.llm.base import LLMBackend
 from askwiki.questions import QuestionDesk, open_question_store
 from askwiki.questions.desk import RELATED_RECENT, RELATED_SIMILAR
+from askwiki.questions.retention import RetentionSchedule
 from askwiki.retrieval import retrieval_options
 from askwiki.server.admin import routes as admin
 from askwiki.server.cors import install_cors
@@ -108,6 +109,10 @@ def create_app(
             related_similar=RELATED_SIMILAR if settings.public_questions else 0,
             related_recent=RELATED_RECENT if settings.public_questions else 0,
         )
+        app.state.retention = RetentionSchedule(
+            app.state.questions, settings.question_retention_days
+        )
+        app.state.retention.start()
         app.state.sync = SyncService(settings, model, live)
         app.state.admin = admin.start_admin(settings, model, live, sync=app.state.sync)
         app.state.sync.start_schedule()
@@ -116,6 +121,7 @@ def create_app(
                 yield
         finally:
             app.state.sync.stop()
+            app.state.retention.stop()
             admin.stop_admin(app.state.admin)
             if listener is not None:
                 listener.stop()

@@ -347,6 +347,30 @@ class SQLQuestionStore:
                 counts[count["key"]] = int(count["n"])
         return [summary_from_row(row, counts.get(row["normalized"], 1)) for row in rows]
 
+    # -- retention ---------------------------------------------------------------------
+
+    def purge_asked_before(self, cutoff: str) -> int:
+        # Repeats first: they reference their original. Sources, closest pages and votes
+        # go with their question (ON DELETE CASCADE).
+        old = "asked_at < :cutoff"
+        try:
+            with write_transaction(self.engine) as tx:
+                repeats = tx.execute(
+                    text(
+                        f"DELETE FROM questions WHERE cached_from IS NOT NULL AND ({old}"
+                        f" OR cached_from IN (SELECT id FROM questions WHERE {old}))"
+                    ),
+                    {"cutoff": cutoff},
+                ).rowcount
+                originals = tx.execute(
+                    text(f"DELETE FROM questions WHERE {old}"), {"cutoff": cutoff}
+                ).rowcount
+        except SQLAlchemyError as exc:
+            raise QuestionLogError(
+                f"Cannot delete questions asked before {cutoff} in {self.where}: {exc}"
+            ) from exc
+        return int(repeats) + int(originals)
+
 
 def _rank(rows: Sequence[RowMapping], embedding: Vector) -> list[tuple[RowMapping, float]]:
     """Rows with a same-sized embedding, by cosine similarity to ``embedding``, best first."""
