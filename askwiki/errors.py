@@ -97,3 +97,12 @@ class SourceConfigError(ConfigError):
 
 class SourceError(AskwikiError):
     """Raised when a wiki source cannot be read (unreachable, refused, bad answer)."""
+
+
+class QuestionHiddenError(QuestionNotFoundError):
+    """Raised when a public page or API asks for a question an editor has hidden."""
+
+
+class CurationError(AskwikiError):
+    """Raised when a curated answer cannot be accepted: empty text, or a page to cite that
+    the served index does not hold."""

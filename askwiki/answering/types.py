@@ -53,7 +53,7 @@ class RelatedQuestion:
 class Answer:
     """The final answer object: what ``/api/ask`` returns and the question log stores.
 
-    ``cached``/``cached_from``/``related`` are filled by the question log
+    ``cached``/``cached_from``/``curated``/``reviewed_by``/``related`` are filled by the question log
     (``askwiki.questions.desk``); the service itself always leaves them empty.
     ``closest`` is only set on ``no_answer``: the pages that came nearest, none cited (on a
     refusal after generation, ``generated`` stays true: the model ran, its text was dropped).
@@ -76,6 +76,9 @@ class Answer:
     unsupported_removed: int = 0
     cached: bool = False
     cached_from: str | None = None
+    # An editor's curated answer (``askwiki.questions.editors``), not the model's.
+    curated: bool = False
+    reviewed_by: str | None = None
     related: list[RelatedQuestion] = field(default_factory=list)
     closest: list[Source] = field(default_factory=list)
 

@@ -9,7 +9,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from askwiki.database.engine import write_transaction
 from askwiki.database.migrate import upgrade
-from askwiki.database.tables import QUESTION_LOG, feedback, questions
+from askwiki.database.tables import QUESTION_LOG, audit_log, feedback, questions
 from askwiki.errors import QuestionLogError
 
 logger = logging.getLogger(__name__)
@@ -35,11 +35,12 @@ def copy_question_log(source: Engine, target: Engine) -> dict[str, int]:
                     "copy into an empty database"
                 )
             for table in QUESTION_LOG:
-                # Numbers the target assigns itself: insertion order, feedback ids.
+                # Numbers the target assigns itself: insertion order, feedback and audit ids.
+                numbered = table is feedback or table is audit_log
                 order = questions.c.seq if table is questions else None
-                if table is feedback:
-                    order = feedback.c.id
-                own = {"seq"} if table is questions else {"id"} if table is feedback else set()
+                if numbered:
+                    order = table.c.id
+                own = {"seq"} if table is questions else {"id"} if numbered else set()
                 query = select(*(c for c in table.columns if c.name not in own))
                 if order is not None:
                     query = query.order_by(order)

@@ -42,21 +42,20 @@ questions = Table(
     Column("cached_from", Text, ForeignKey("questions.id")),
     Column("embedding", LargeBinary),
     Column("embedding_model", Text),
+    # 1: taken out of every public list and page by an editor (the row stays for editors).
+    Column("hidden", Integer, nullable=False, server_default="0"),
+    # The editor whose curated answer this ask was served (None: the AI's answer).
+    Column("reviewed_by", Text),
     # Insertion order, filled by the database (an identity on PostgreSQL, the rowid on SQLite).
     Column("seq", BigInteger),
 )
 
 
-def _source_table(name: str) -> Table:
+def _source_table(name: str, parent: str = "questions.id") -> Table:
     return Table(
         name,
         metadata,
-        Column(
-            "question_id",
-            Text,
-            ForeignKey("questions.id", ondelete="CASCADE"),
-            primary_key=True,
-        ),
+        Column("question_id", Text, ForeignKey(parent, ondelete="CASCADE"), primary_key=True),
         Column("n", Integer, primary_key=True),
         Column("source_id", Text, nullable=False),
         Column("doc_id", Text, nullable=False),
@@ -73,6 +72,28 @@ def _source_table(name: str) -> Table:
 
 sources = _source_table("sources")
 closest_pages = _source_table("closest_pages")
+
+curated_answers = Table(
+    "curated_answers",
+    metadata,
+    Column("question_id", Text, ForeignKey("questions.id", ondelete="CASCADE"), primary_key=True),
+    Column("answer", Text, nullable=False),
+    Column("reviewed_by", Text, nullable=False),
+    Column("created_at", Text, nullable=False),
+    Column("updated_at", Text, nullable=False),
+)
+curated_sources = _source_table("curated_sources", "curated_answers.question_id")
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", Text, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("target", Text, nullable=False),
+    Column("detail", Text, nullable=False, server_default=""),
+)
 
 feedback = Table(
     "feedback",
@@ -111,4 +132,12 @@ admin_jobs = Table(
 )
 
 # The tables ``askwiki db copy`` moves, parents before children.
-QUESTION_LOG = (questions, sources, closest_pages, feedback)
+QUESTION_LOG = (
+    questions,
+    sources,
+    closest_pages,
+    feedback,
+    curated_answers,
+    curated_sources,
+    audit_log,
+)

@@ -3,7 +3,8 @@
 ``QuestionDesk.stream`` has the same events as ``AnswerService.stream``. It takes one
 snapshot of the live index per ask and embeds the question once, and hands both to the
 service, so the cache key's index version is always the answer's. Before
-answering it looks for a cached answer (same meaning, same index version, same
+answering it looks for an editor's curated answer (same meaning, any index version, no
+conversation history), then for a cached answer (same meaning, same index version, same
 language); after answering it stores the answer and attaches "Others are asking". When
 the answer cannot be completed (LLM failure, missing index, the client going away) the
 ask is stored with status ``failed`` and the error, and the exception goes on to the caller.
@@ -37,9 +38,17 @@ from askwiki.errors import AskwikiError
 from askwiki.live_index import LiveIndex
 from askwiki.llm.base import ChatMessage
 from askwiki.privacy import mask_personal
+from askwiki.questions.editors import CURATED_MODEL, checked_sources
 from askwiki.questions.public import public_summary
-from askwiki.questions.store import QuestionRecord, QuestionStore, QuestionSummary, Vector
+from askwiki.questions.store import (
+    CuratedAnswer,
+    QuestionRecord,
+    QuestionStore,
+    QuestionSummary,
+    Vector,
+)
 from askwiki.questions.text import normalize_question, question_path
+from askwiki.store.docstore import Docstore
 from askwiki.text import detect_language
 
 logger = logging.getLogger(__name__)
@@ -143,8 +152,13 @@ class QuestionDesk:
             retriever = self.live_index.retriever()
             ask.vector = self.embedder.embed_queries([question])[0]
             ask.index_version = retriever.index.version
-            hit = None if fresh or history else self._cached(ask)
-            if hit is not None:
+            # An editor's answer outranks the model's, fresh or not; a follow-up depends on
+            # the conversation, so it always goes through retrieval.
+            curated = None if history else self._curated(ask)
+            hit = None if fresh or history or curated else self._cached(ask)
+            if curated is not None:
+                events = self._serve_curated(curated, ask, retriever.index.docstore)
+            elif hit is not None:
                 events = self._replay(hit, ask)
             else:
                 events = self.service.stream(
@@ -204,6 +218,42 @@ class QuestionDesk:
         if hit is not None and hit.answer.language != detect_language(ask.question):
             return None
         return hit
+
+    def _curated(self, ask: _Ask) -> CuratedAnswer | None:
+        curated = self.store.find_curated(
+            normalize_question(ask.question),
+            ask.vector,
+            self.embedding_model,
+            self.cache_similarity,
+        )
+        if curated is not None and curated.language != detect_language(ask.question):
+            return None
+        return curated
+
+    def _serve_curated(
+        self, curated: CuratedAnswer, ask: _Ask, docstore: Docstore
+    ) -> Iterator[AnswerEvent]:
+        elapsed = round((time.perf_counter() - ask.started) * 1000, 1)
+        answer = Answer(
+            id=new_answer_id(),
+            question=ask.question,
+            answer=curated.answer,
+            language=detect_language(ask.question),
+            sources=checked_sources(curated, docstore),
+            created_at=ask.asked_at,
+            model=CURATED_MODEL,
+            timings={"lookup_ms": elapsed, "total_ms": elapsed},
+            generated=False,
+            index_version=ask.index_version,
+            cached=True,
+            cached_from=curated.question_id,
+            curated=True,
+            reviewed_by=curated.reviewed_by,
+        )
+        logger.info("Answer %s is the curated answer of %s", answer.id, curated.question_id)
+        yield SourcesEvent(answer.sources)
+        yield TokenEvent(answer.answer)
+        yield DoneEvent(answer)
 
     def _replay(self, hit: QuestionRecord, ask: _Ask) -> Iterator[AnswerEvent]:
         elapsed = round((time.perf_counter() - ask.started) * 1000, 1)

@@ -26,6 +26,10 @@ def summary_from_row(row: Mapping[Any, Any], asks: int) -> QuestionSummary:
         status=row["status"],
         language=row["language"],
         asks=asks,
+        hidden=bool(row.get("hidden", 0)),
+        up=int(row.get("up") or 0),
+        down=int(row.get("down") or 0),
+        curated=bool(row.get("curated", 0)),
     )
 
 

@@ -17,12 +17,20 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine, RowMapping, bindparam, insert, text
+from sqlalchemy import Connection, Engine, RowMapping, bindparam, insert, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from askwiki.answering.types import Answer
+from askwiki.answering.types import Answer, Source
 from askwiki.database import open_engine, upgrade, write_transaction
-from askwiki.database.tables import closest_pages, feedback, questions, sources
+from askwiki.database.tables import (
+    audit_log,
+    closest_pages,
+    curated_answers,
+    curated_sources,
+    feedback,
+    questions,
+    sources,
+)
 from askwiki.errors import QuestionLogError, QuestionNotFoundError
 from askwiki.questions.schema import (
     source_from_row,
@@ -31,8 +39,12 @@ from askwiki.questions.schema import (
     vector_from_blob,
 )
 from askwiki.questions.store import (
+    AuditAction,
+    AuditEntry,
+    CuratedAnswer,
     GapCandidate,
     NearestPage,
+    QuestionFilter,
     QuestionRecord,
     QuestionSummary,
     Vector,
@@ -45,7 +57,8 @@ logger = logging.getLogger(__name__)
 
 SCAN_LIMIT = 5000
 # An original answer (not a cached repeat) that may be shown to others or served again.
-_GOOD_ORIGINAL = "q.cached_from IS NULL AND q.status = 'answered'"
+_GOOD_ORIGINAL = "q.cached_from IS NULL AND q.status = 'answered' AND q.hidden = 0"
+_HAS_CURATED = "EXISTS (SELECT 1 FROM curated_answers ca WHERE ca.question_id = q.id)"
 # Vote totals per answer; votes on a cached repeat count for the answer it repeats.
 _ROOT_VOTES = (
     "(SELECT COALESCE(vq.cached_from, vq.id) AS root,"
@@ -58,6 +71,9 @@ _NOT_DOWNVOTED = (
     f"NOT EXISTS (SELECT 1 FROM {_ROOT_VOTES} v WHERE v.root = q.id AND v.down > COALESCE(v.up, 0))"
 )
 _SUMMARY_COLUMNS = "q.id, q.question, q.asked_at, q.answer, q.status, q.language, q.normalized"
+
+
+_TEXT_MATCH = " AND (q.question LIKE :raw ESCAPE '\\' OR q.normalized LIKE :norm ESCAPE '\\')"
 
 
 def _now() -> str:
@@ -139,9 +155,20 @@ class SQLQuestionStore:
             "cached_from": answer.cached_from,
             "embedding": blob,
             "embedding_model": embedding_model if blob is not None else None,
+            "reviewed_by": answer.reviewed_by,
         }
         try:
             with write_transaction(self.engine) as tx:
+                # Asked again after an editor hid it: hidden too, so it stays out of the lists.
+                row["hidden"] = int(
+                    tx.execute(
+                        text(
+                            "SELECT 1 FROM questions WHERE normalized = :n AND hidden = 1 LIMIT 1"
+                        ),
+                        {"n": row["normalized"]},
+                    ).first()
+                    is not None
+                )
                 tx.execute(insert(questions), row)
                 for table, items in ((sources, answer.sources), (closest_pages, answer.closest)):
                     if items:
@@ -202,8 +229,13 @@ class SQLQuestionStore:
             unsupported_removed=row["unsupported_removed"],
             cached=row["cached_from"] is not None,
             cached_from=row["cached_from"],
+            curated=row["reviewed_by"] is not None,
+            reviewed_by=row["reviewed_by"],
             closest=[source_from_row(s) for s in found["closest_pages"]],
         )
+        curated = self.get_curated(question_id)
+        if curated is None and row["cached_from"] is not None:
+            curated = self.get_curated(row["cached_from"])
         return QuestionRecord(
             answer=answer,
             asked_at=row["asked_at"],
@@ -213,6 +245,8 @@ class SQLQuestionStore:
             embedding_model=row["embedding_model"],
             up=votes.up,
             down=votes.down,
+            hidden=bool(row["hidden"]),
+            curated=curated,
         )
 
     def _votes(self, question_id: str) -> Votes:
@@ -237,13 +271,29 @@ class SQLQuestionStore:
         if asked_between is not None:
             where += " AND q.asked_at >= :start AND q.asked_at < :end"
             params.update(start=asked_between[0], end=asked_between[1])
+        found = self._same_meaning(
+            where, params, normalized, embedding, embedding_model, min_similarity
+        )
+        return None if found is None else self.get(found)
+
+    def _same_meaning(
+        self,
+        where: str,
+        params: dict[str, Any],
+        normalized: str,
+        embedding: Vector | None,
+        embedding_model: str | None,
+        min_similarity: float,
+    ) -> str | None:
+        """The id of the newest row matching ``where`` that means the same as the question:
+        the same normalised text, or a similar embedding that also shares enough wording."""
         exact = self._rows(
             f"SELECT q.id FROM questions q WHERE {where} AND q.normalized = :normalized"
             " ORDER BY q.seq DESC LIMIT 1",
             {**params, "normalized": normalized},
         )
         if exact:
-            return self.get(exact[0]["id"])
+            return str(exact[0]["id"])
         if embedding is None or embedding_model is None:
             return None
         rows = self._rows(
@@ -256,7 +306,7 @@ class SQLQuestionStore:
             if score < min_similarity:
                 break
             if text_overlap(normalized, row["normalized"]) >= MIN_TEXT_OVERLAP:
-                return self.get(row["id"])
+                return str(row["id"])
         return None
 
     def similar(
@@ -290,12 +340,10 @@ class SQLQuestionStore:
         return summaries[:limit]
 
     def search(self, query: str, limit: int, offset: int) -> tuple[list[QuestionSummary], int]:
-        where = "q.cached_from IS NULL AND q.status != 'failed'"
+        where = "q.cached_from IS NULL AND q.status != 'failed' AND q.hidden = 0"
         params: dict[str, Any] = {}
         if query.strip():
-            where += (
-                " AND (q.question LIKE :raw ESCAPE '\\' OR q.normalized LIKE :norm ESCAPE '\\')"
-            )
+            where += _TEXT_MATCH
             params.update(raw=_like(query.strip()), norm=_like(normalize_question(query)))
         total = self._rows(
             f"SELECT COUNT(DISTINCT q.normalized) AS n FROM questions q WHERE {where}", params
@@ -313,8 +361,12 @@ class SQLQuestionStore:
             " c.doc_id AS near_doc, c.title AS near_title, c.url AS near_url"
             f" FROM questions q LEFT JOIN {_ROOT_VOTES} v ON v.root = COALESCE(q.cached_from, q.id)"
             " LEFT JOIN closest_pages c ON c.question_id = q.id AND c.n = 1"
-            " WHERE q.status = 'no_answer'"
-            " OR (q.status != 'failed' AND COALESCE(v.down, 0) > COALESCE(v.up, 0))"
+            # An answer an editor curated is no longer a gap; a hidden question is not shown.
+            " WHERE q.hidden = 0"
+            " AND NOT EXISTS (SELECT 1 FROM curated_answers ca"
+            " WHERE ca.question_id = COALESCE(q.cached_from, q.id))"
+            " AND (q.status = 'no_answer'"
+            " OR (q.status != 'failed' AND COALESCE(v.down, 0) > COALESCE(v.up, 0)))"
             " ORDER BY q.seq DESC LIMIT :limit",
             {"limit": limit},
         )
@@ -332,6 +384,211 @@ class SQLQuestionStore:
             )
             for row in rows
         ]
+
+    # -- editors -----------------------------------------------------------------------
+
+    def browse(
+        self, filters: QuestionFilter, limit: int, offset: int
+    ) -> tuple[list[QuestionSummary], int]:
+        where = "q.cached_from IS NULL"
+        params: dict[str, Any] = {}
+        if filters.status is None:
+            where += " AND q.status != 'failed'"
+        else:
+            where += " AND q.status = :status"
+            params["status"] = filters.status
+        if filters.hidden is not None:
+            where += f" AND q.hidden = {int(filters.hidden)}"
+        if filters.curated is not None:
+            where += f" AND {'' if filters.curated else 'NOT '}{_HAS_CURATED}"
+        if filters.votes is not None:
+            condition = {
+                "up": "v.up > COALESCE(v.down, 0)",
+                "down": "v.down > COALESCE(v.up, 0)",
+                "any": "v.up + v.down > 0",
+            }[filters.votes]
+            where += (
+                f" AND EXISTS (SELECT 1 FROM {_ROOT_VOTES} v WHERE v.root = q.id AND {condition})"
+            )
+        if filters.query.strip():
+            where += _TEXT_MATCH
+            params.update(
+                raw=_like(filters.query.strip()), norm=_like(normalize_question(filters.query))
+            )
+        total = self._rows(
+            f"SELECT COUNT(DISTINCT q.normalized) AS n FROM questions q WHERE {where}", params
+        )[0]["n"]
+        rows = self._rows(
+            f"SELECT {_SUMMARY_COLUMNS}, q.hidden, COALESCE(v.up, 0) AS up,"
+            f" COALESCE(v.down, 0) AS down, CASE WHEN {_HAS_CURATED} THEN 1 ELSE 0 END AS curated"
+            f" FROM questions q LEFT JOIN {_ROOT_VOTES} v ON v.root = q.id"
+            f" WHERE {_newest_per_question(where)}"
+            " ORDER BY q.seq DESC LIMIT :limit OFFSET :offset",
+            {**params, "limit": limit, "offset": offset},
+        )
+        return self._summaries(rows), int(total)
+
+    def _asks_of(self, tx: Connection, question_id: str) -> list[str]:
+        """Every ask of the question's text and every repeat of their answers (repeats first)."""
+        normalized = tx.execute(
+            text("SELECT normalized FROM questions WHERE id = :id"), {"id": question_id}
+        ).scalar_one_or_none()
+        if normalized is None:
+            raise QuestionNotFoundError(f"No stored question with id {question_id!r}")
+        rows = tx.execute(
+            text(
+                "SELECT id, cached_from FROM questions WHERE normalized = :n OR cached_from IN"
+                " (SELECT id FROM questions WHERE normalized = :n)"
+            ),
+            {"n": normalized},
+        ).all()
+        return sorted((row[0] for row in rows), key=lambda i: i not in {r[0] for r in rows if r[1]})
+
+    def _audit(
+        self, tx: Connection, actor: str, action: AuditAction, target: str, detail: str = ""
+    ) -> None:
+        tx.execute(
+            insert(audit_log),
+            {"at": _now(), "actor": actor, "action": action, "target": target, "detail": detail},
+        )
+        logger.info("Editor %r: %s %s %s", actor, action, target, detail)
+
+    def set_hidden(self, question_id: str, hidden: bool, actor: str) -> None:
+        try:
+            with write_transaction(self.engine) as tx:
+                ids = self._asks_of(tx, question_id)
+                tx.execute(
+                    text("UPDATE questions SET hidden = :hidden WHERE id IN :ids").bindparams(
+                        bindparam("ids", expanding=True)
+                    ),
+                    {"hidden": int(hidden), "ids": ids},
+                )
+                self._audit(
+                    tx, actor, "hide" if hidden else "unhide", question_id, f"{len(ids)} asks"
+                )
+        except SQLAlchemyError as exc:
+            raise QuestionLogError(f"Cannot hide {question_id} in {self.where}: {exc}") from exc
+
+    def delete_question(self, question_id: str, actor: str) -> int:
+        try:
+            with write_transaction(self.engine) as tx:
+                ids = self._asks_of(tx, question_id)
+                # Repeats first: they reference their original (sources, votes, curated
+                # answers go with their question by ON DELETE CASCADE).
+                for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
+                    for kind in ("cached_from IS NOT NULL", "cached_from IS NULL"):
+                        tx.execute(
+                            text(f"DELETE FROM questions WHERE id IN :ids AND {kind}").bindparams(
+                                bindparam("ids", expanding=True)
+                            ),
+                            {"ids": chunk},
+                        )
+                self._audit(tx, actor, "delete", question_id, f"{len(ids)} asks")
+        except SQLAlchemyError as exc:
+            raise QuestionLogError(f"Cannot delete {question_id} in {self.where}: {exc}") from exc
+        return len(ids)
+
+    def put_curated(
+        self, question_id: str, text: str, sources: list[Source], actor: str
+    ) -> CuratedAnswer:
+        self._question_row(question_id)
+        now = _now()
+        try:
+            with write_transaction(self.engine) as tx:
+                before = (
+                    tx.execute(
+                        curated_answers.select().where(curated_answers.c.question_id == question_id)
+                    )
+                    .mappings()
+                    .first()
+                )
+                tx.execute(
+                    curated_answers.delete().where(curated_answers.c.question_id == question_id)
+                )
+                tx.execute(
+                    insert(curated_answers),
+                    {
+                        "question_id": question_id,
+                        "answer": text,
+                        "reviewed_by": actor,
+                        "created_at": before["created_at"] if before else now,
+                        "updated_at": now,
+                    },
+                )
+                if sources:
+                    tx.execute(
+                        insert(curated_sources), [source_row(question_id, s) for s in sources]
+                    )
+                self._audit(tx, actor, "curate", question_id, f"{len(sources)} sources")
+        except SQLAlchemyError as exc:
+            raise QuestionLogError(
+                f"Cannot store the curated answer of {question_id} in {self.where}: {exc}"
+            ) from exc
+        curated = self.get_curated(question_id)
+        assert curated is not None
+        return curated
+
+    def remove_curated(self, question_id: str, actor: str) -> None:
+        try:
+            with write_transaction(self.engine) as tx:
+                removed = tx.execute(
+                    curated_answers.delete().where(curated_answers.c.question_id == question_id)
+                ).rowcount
+                if not removed:
+                    raise QuestionNotFoundError(f"Question {question_id!r} has no curated answer")
+                self._audit(tx, actor, "uncurate", question_id)
+        except SQLAlchemyError as exc:
+            raise QuestionLogError(
+                f"Cannot remove the curated answer of {question_id} in {self.where}: {exc}"
+            ) from exc
+
+    def get_curated(self, question_id: str) -> CuratedAnswer | None:
+        rows = self._rows(
+            "SELECT c.*, q.question, q.language FROM curated_answers c"
+            " JOIN questions q ON q.id = c.question_id WHERE c.question_id = :id",
+            {"id": question_id},
+        )
+        if not rows:
+            return None
+        row = rows[0]
+        cited = self._rows(
+            "SELECT * FROM curated_sources WHERE question_id = :id ORDER BY n", {"id": question_id}
+        )
+        return CuratedAnswer(
+            question_id=row["question_id"],
+            question=row["question"],
+            answer=row["answer"],
+            sources=[source_from_row(s) for s in cited],
+            reviewed_by=row["reviewed_by"],
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+            language=row["language"],
+        )
+
+    def find_curated(
+        self,
+        normalized: str,
+        embedding: Vector | None,
+        embedding_model: str | None,
+        min_similarity: float,
+    ) -> CuratedAnswer | None:
+        found = self._same_meaning(
+            f"q.hidden = 0 AND {_HAS_CURATED}",
+            {},
+            normalized,
+            embedding,
+            embedding_model,
+            min_similarity,
+        )
+        return None if found is None else self.get_curated(found)
+
+    def audit_log(self, limit: int, offset: int) -> list[AuditEntry]:
+        rows = self._rows(
+            "SELECT at, actor, action, target, detail FROM audit_log"
+            " ORDER BY id DESC LIMIT :limit OFFSET :offset",
+            {"limit": limit, "offset": offset},
+        )
+        return [AuditEntry(**row) for row in rows]
 
     def _summaries(self, rows: Sequence[RowMapping]) -> list[QuestionSummary]:
         """Summaries with ``asks``: every stored ask of the same question, repeats included."""

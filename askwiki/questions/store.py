@@ -1,5 +1,8 @@
 """The question log's records and the ``QuestionStore`` interface.
 
+Every public read (lists, related questions, the cache, gaps) leaves out the questions an
+editor hid; ``get`` and ``browse`` return them, marked, for the callers that decide.
+
 ``askwiki.questions.sql`` implements it for SQLite (the one-box default) and PostgreSQL
 (shared by N replicas).
 """
@@ -12,10 +15,12 @@ from typing import Literal, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from askwiki.answering.types import Answer
+from askwiki.answering.types import Answer, Source
 
 Vector = npt.NDArray[np.float32]
 Vote = Literal["up", "down"]
+# What editors do; the ``action`` of an ``AuditEntry``.
+AuditAction = Literal["hide", "unhide", "delete", "curate", "uncurate"]
 
 
 @dataclass
@@ -30,6 +35,9 @@ class QuestionRecord:
     embedding_model: str | None = None
     up: int = 0
     down: int = 0
+    hidden: bool = False
+    # The editor's answer to this question (or to the one it repeats), if there is one.
+    curated: CuratedAnswer | None = None
 
     @property
     def id(self) -> str:
@@ -51,6 +59,11 @@ class QuestionSummary:
     status: str
     language: str
     asks: int = 1
+    # Filled for editors' lists only (``QuestionStore.browse``); public lists never hide.
+    hidden: bool = False
+    up: int = 0
+    down: int = 0
+    curated: bool = False
 
 
 @dataclass(frozen=True)
@@ -79,6 +92,43 @@ class GapCandidate:
     no_answer: bool
     down: int
     nearest: NearestPage | None = None
+
+
+@dataclass(frozen=True)
+class CuratedAnswer:
+    """The answer an editor wrote or approved for a stored question."""
+
+    question_id: str
+    question: str
+    answer: str
+    sources: list[Source]
+    reviewed_by: str
+    created_at: str
+    updated_at: str
+    language: str = "en"
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One editor action: who (a token's name), what, on which question, when."""
+
+    at: str
+    actor: str
+    action: str
+    target: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class QuestionFilter:
+    """What an editor's question list shows (``None``: either way)."""
+
+    query: str = ""
+    status: str | None = None
+    hidden: bool | None = None
+    curated: bool | None = None
+    # "down": more thumbs-down than up; "up": more up than down; "any": at least one vote.
+    votes: Literal["up", "down", "any"] | None = None
 
 
 class QuestionStore(Protocol):
@@ -120,11 +170,11 @@ class QuestionStore(Protocol):
     def similar(
         self, embedding: Vector, embedding_model: str, exclude: set[str], limit: int
     ) -> list[QuestionSummary]:
-        """Answered original questions most similar to the embedding, best first."""
+        """Visible answered original questions most similar to the embedding, best first."""
         ...
 
     def recent(self, limit: int, exclude: set[str] | None = None) -> list[QuestionSummary]:
-        """Answered original questions, newest first."""
+        """Visible answered original questions, newest first."""
         ...
 
     def popular(self, limit: int) -> list[QuestionSummary]:
@@ -132,7 +182,53 @@ class QuestionStore(Protocol):
         ...
 
     def search(self, query: str, limit: int, offset: int) -> tuple[list[QuestionSummary], int]:
-        """Past original questions matching the text (all when empty), newest first, and the total."""
+        """Visible past original questions matching the text (all when empty), newest first,
+        and the total."""
+        ...
+
+    def browse(
+        self, filters: QuestionFilter, limit: int, offset: int
+    ) -> tuple[list[QuestionSummary], int]:
+        """Editors' list: past questions, hidden ones included, filtered, newest first."""
+        ...
+
+    def set_hidden(self, question_id: str, hidden: bool, actor: str) -> None:
+        """Hide (or show again) a question: every ask of the same text and the repeats of
+        its answer. Audited. Raises ``QuestionNotFoundError``."""
+        ...
+
+    def delete_question(self, question_id: str, actor: str) -> int:
+        """Delete for good every ask of the same text, the repeats of its answer, their
+        sources, votes and curated answer; returns the rows deleted. Audited."""
+        ...
+
+    def put_curated(
+        self, question_id: str, text: str, sources: list[Source], actor: str
+    ) -> CuratedAnswer:
+        """Write (or replace) the curated answer of a question. Audited."""
+        ...
+
+    def remove_curated(self, question_id: str, actor: str) -> None:
+        """Remove a question's curated answer; ``QuestionNotFoundError`` if it has none. Audited."""
+        ...
+
+    def get_curated(self, question_id: str) -> CuratedAnswer | None:
+        """The curated answer written for this very question, if any."""
+        ...
+
+    def find_curated(
+        self,
+        normalized: str,
+        embedding: Vector | None,
+        embedding_model: str | None,
+        min_similarity: float,
+    ) -> CuratedAnswer | None:
+        """The curated answer of a visible question meaning the same, on any index version
+        (the cache's meaning test: ``find_cached``)."""
+        ...
+
+    def audit_log(self, limit: int, offset: int) -> list[AuditEntry]:
+        """Editor actions, newest first."""
         ...
 
     def add_feedback(self, question_id: str, vote: Vote, comment: str | None) -> Votes:
