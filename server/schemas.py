@@ -75,6 +75,14 @@ class AnswerOut(BaseModel):
     cached_from: str | None = Field(
         None, description="Id of the original answer when cached; created_at is its date."
     )
+    curated: bool = Field(
+        False,
+        description="An editor wrote or approved this answer (shown instead of the AI notice); "
+        "cached_from is the question it was curated for.",
+    )
+    reviewed_by: str | None = Field(
+        None, description="When curated: the name of the editor's admin token."
+    )
     related: list[RelatedOut] = Field(
         default_factory=list, description='"Others are asking": similar and recent questions.'
     )
@@ -130,6 +138,7 @@ class NearestPageOut(BaseModel):
 
 class GapOut(BaseModel):
     question: str = Field(description="The group's commonest wording.")
+    question_id: str = Field(description="The stored ask of that wording.")
     count: int = Field(description="Asks in the group.")
     no_answer: int = Field(description="Asks for which no relevant wiki page was found.")
     downvoted: int = Field(description="Asks whose answer readers voted down more than up.")
@@ -139,6 +148,10 @@ class GapOut(BaseModel):
         None,
         description="The page that came closest most often to the group's unanswered asks: "
         "extend it, or write a new page next to it. None when every ask was voted down.",
+    )
+    curate_url: str = Field(
+        description="Write the group's curated answer: PUT there (admin API), served to "
+        "every ask meaning the same."
     )
 
 

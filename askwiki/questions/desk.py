@@ -38,7 +38,7 @@ from askwiki.errors import AskwikiError
 from askwiki.live_index import LiveIndex
 from askwiki.llm.base import ChatMessage
 from askwiki.privacy import mask_personal
-from askwiki.questions.editors import CURATED_MODEL, checked_sources
+from askwiki.questions.editors import CURATED_MODEL, checked_sources, shown_answer
 from askwiki.questions.public import public_summary
 from askwiki.questions.store import (
     CuratedAnswer,
@@ -194,6 +194,12 @@ class QuestionDesk:
             close = getattr(events, "close", None)
             if close is not None:
                 close()
+
+    def shown(self, record: QuestionRecord) -> Answer:
+        """The answer readers see for a stored question: its curated answer, if any, with
+        its sources checked against the served index."""
+        docstore = self.live_index.retriever().index.docstore if self.live_index.loaded else None
+        return shown_answer(record, docstore)
 
     def related_to(self, record: QuestionRecord) -> list[RelatedQuestion]:
         """The "Others are asking" list of a stored question."""

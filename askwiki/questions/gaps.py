@@ -42,6 +42,8 @@ class Gap:
     examples: list[QuestionSummary] = field(default_factory=list)
     # The page that came closest most often: extend it, or write a new one next to it.
     nearest: NearestPage | None = None
+    # The stored ask the label is: where an editor writes the group's curated answer.
+    question_id: str = ""
 
 
 @dataclass
@@ -87,6 +89,7 @@ class _Group:
             last_asked=max(m.summary.asked_at for m in self.members),
             examples=examples,
             nearest=self._nearest(),
+            question_id=label.summary.id,
         )
 
     def _nearest(self) -> NearestPage | None:

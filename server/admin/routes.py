@@ -8,7 +8,6 @@ job publishes a new one, which is then swapped in at once.
 
 from __future__ import annotations
 
-import hmac
 import logging
 from dataclasses import dataclass
 from pathlib import Path as FilePath
@@ -73,15 +72,17 @@ def start_admin(
     settings: Settings, embedder: Embedder, live: LiveIndex, sync: SyncService | None = None
 ) -> AdminState | None:
     """Start the job worker when the admin API is enabled (called by the app's lifespan)."""
-    if settings.admin_token is None:
-        logger.info("Admin API disabled (ASKWIKI_ADMIN_TOKEN is unset)")
+    if not settings.admin_enabled:
+        logger.info("Admin API disabled (ASKWIKI_ADMIN_TOKEN and ASKWIKI_ADMIN_TOKENS are unset)")
         return None
-    if len(settings.admin_token.get_secret_value()) < MIN_TOKEN_CHARS:
-        logger.warning(
-            "ASKWIKI_ADMIN_TOKEN is shorter than %d characters; use a long random secret "
-            "(python -c 'import secrets; print(secrets.token_urlsafe(32))')",
-            MIN_TOKEN_CHARS,
-        )
+    for name, token in settings.named_admin_tokens().items():
+        if len(token) < MIN_TOKEN_CHARS:
+            logger.warning(
+                "The admin token %r is shorter than %d characters; use a long random secret "
+                "(python -c 'import secrets; print(secrets.token_urlsafe(32))')",
+                name,
+                MIN_TOKEN_CHARS,
+            )
     folders = UploadFolders.of(settings)
     folders.clear_stale_spool()
 
@@ -109,26 +110,42 @@ def stop_admin(state: AdminState | None) -> None:
         state.runner.close()
 
 
-def require_admin(
+def admin_actor(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> AdminState:
-    """The admin state, if the request carries the admin token (checked in constant time)."""
+) -> str:
+    """The name of the admin token the request carries (for the audit log); refuses others."""
     settings: Settings = request.app.state.settings
     state: AdminState | None = getattr(request.app.state, "admin", None)
-    if settings.admin_token is None or state is None:
+    if not settings.admin_enabled or state is None:
         raise AdminDisabledError(
             "The admin API is disabled; set ASKWIKI_ADMIN_TOKEN to a long random secret "
             "and restart to enable it"
         )
-    expected = settings.admin_token.get_secret_value().encode("utf-8")
-    given = (credentials.credentials if credentials else "").encode("utf-8")
-    if not hmac.compare_digest(given, expected):
+    actor = settings.admin_actor(credentials.credentials if credentials else "")
+    if actor is None:
         raise AdminAuthError("Missing or wrong admin token; send 'Authorization: Bearer <token>'")
+    return actor
+
+
+def require_admin(request: Request, _actor: Annotated[str, Depends(admin_actor)]) -> AdminState:
+    """The admin state, if the request carries an admin token (checked in constant time)."""
+    state: AdminState = request.app.state.admin
     return state
 
 
+def require_gaps_access(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> None:
+    """Knowledge gaps list what readers asked: editors only, unless ASKWIKI_PUBLIC_GAPS."""
+    settings: Settings = request.app.state.settings
+    if not settings.public_gaps:
+        admin_actor(request, credentials)
+
+
 AdminDep = Annotated[AdminState, Depends(require_admin)]
+ActorDep = Annotated[str, Depends(admin_actor)]
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut, "description": "No or wrong bearer token"},
     403: {"model": ErrorOut, "description": "Admin API disabled (ASKWIKI_ADMIN_TOKEN unset)"},

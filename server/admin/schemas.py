@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from askwiki.server.admin.jobs import JobKind, JobStatus
 from askwiki.server.render import safe_url
+from askwiki.server.schemas import QuestionSummaryOut, SourceOut, StoredAnswerOut
 
 _CONTROL = {chr(c) for c in range(32)} - {"\t"}
 
@@ -118,3 +119,113 @@ class DocumentListOut(BaseModel):
     limit: int
     offset: int
     items: list[DocumentOut]
+
+
+# -- editors: questions, curated answers, audit ------------------------------------------
+
+
+class AdminQuestionOut(QuestionSummaryOut):
+    """A question as editors list it: hidden ones too, with votes and the curated mark."""
+
+    hidden: bool
+    up: int = Field(description="Thumbs-up on its answer (repeats of it included).")
+    down: int
+    curated: bool = Field(description="An editor wrote or approved its answer.")
+
+
+class AdminQuestionListOut(BaseModel):
+    total: int = Field(description="Distinct questions matching the filters.")
+    limit: int
+    offset: int
+    items: list[AdminQuestionOut]
+
+
+class CuratedOut(BaseModel):
+    """A question's curated answer, as served to readers (minus stale sources)."""
+
+    question_id: str
+    question: str
+    answer: str = Field(description="Markdown; [n] markers cite `sources` by number.")
+    sources: list[SourceOut]
+    reviewed_by: str = Field(description="The admin token's name that wrote it last.")
+    created_at: str
+    updated_at: str
+    stale_sources: list[SourceOut] = Field(
+        description="Cited pages the served index no longer holds: readers do not see "
+        "them; update the answer."
+    )
+
+
+class AdminQuestionDetailOut(BaseModel):
+    """One stored question for an editor: the AI's answer, and the curated one if any."""
+
+    question: StoredAnswerOut = Field(description="The stored ask and the AI's answer.")
+    hidden: bool
+    curated: CuratedOut | None
+
+
+class QuestionPatchIn(BaseModel):
+    """What an editor changes on a question."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    hidden: bool = Field(
+        description="true: out of every public list and page (its page answers 410) and "
+        "never served from the cache again; false: shown again."
+    )
+
+
+class CitedPageIn(BaseModel):
+    """A page a curated answer cites, as [1], [2]... in the order given."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    doc_id: str = Field(min_length=1, max_length=512, description="From GET /api/admin/documents.")
+    chunk_id: str | None = Field(
+        None, max_length=600, description="One passage of the page (default: its first)."
+    )
+
+
+class CuratedIn(BaseModel):
+    """An editor's answer to a question."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    answer: str = Field(min_length=1, max_length=20_000, description="Markdown, citing [n].")
+    sources: list[CitedPageIn] | None = Field(
+        None,
+        max_length=20,
+        description="Pages cited as [1], [2]... in order; omitted: keep the AI answer's "
+        "sources (an editor correcting its text).",
+    )
+
+    @field_validator("answer")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value
+
+
+class QuestionDeletedOut(BaseModel):
+    id: str
+    deleted: int = Field(
+        description="Stored asks deleted: every ask of the same text and "
+        "every repeat of their answer."
+    )
+
+
+class AuditEntryOut(BaseModel):
+    at: str = Field(description="When (ISO 8601, UTC).")
+    actor: str = Field(
+        description="The admin token's name ('admin token' for ASKWIKI_ADMIN_TOKEN)."
+    )
+    action: Literal["hide", "unhide", "delete", "curate", "uncurate"]
+    target: str = Field(description="The question id.")
+    detail: str
+
+
+class AuditOut(BaseModel):
+    limit: int
+    offset: int
+    entries: list[AuditEntryOut]

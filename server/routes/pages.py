@@ -19,14 +19,23 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from askwiki.errors import AskwikiError, QuestionNotFoundError
+from askwiki.errors import (
+    AdminAccessError,
+    AdminAuthError,
+    AskwikiError,
+    QuestionHiddenError,
+    QuestionNotFoundError,
+)
 from askwiki.llm.base import ChatMessage
 from askwiki.privacy import mask_personal
 from askwiki.questions import QuestionRecord, QuestionSummary, find_gaps
+from askwiki.questions.editors import visible_record
 from askwiki.questions.public import public_gap, public_record, public_summary
 from askwiki.questions.text import answer_snippet, question_path
+from askwiki.server.admin.routes import require_gaps_access
 from askwiki.server.deps import AnswersDep, QuestionsDep, SettingsDep
 from askwiki.server.i18n import pick_language, translator
 from askwiki.server.render import render_answer, safe_url, section_tail, short_date
@@ -48,6 +57,8 @@ PAGE_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "strict-origin-when-cross-origin",
 }
+# The admin page's form for a question's curated answer (the "write a curated answer" link).
+CURATE_PAGE = "/admin/questions/{id}"
 LangQuery = Annotated[str | None, Query(alias="lang", pattern="^(zh|en)$")]
 
 
@@ -88,6 +99,7 @@ def _page(
             toggle_url=toggle,
             max_chars=request.app.state.settings.max_question_chars,
             public_questions=request.app.state.settings.public_questions,
+            public_gaps=request.app.state.settings.public_gaps,
             **context,
         )
     )
@@ -147,12 +159,13 @@ def _answer_and_redirect(
     history: list[ChatMessage] = []
     if parent:
         try:
-            earlier = store.get(parent).answer
+            earlier = answers.shown(visible_record(store, parent))
             history = [
                 ChatMessage("user", earlier.question),
                 ChatMessage("assistant", earlier.answer[:HISTORY_CHARS]),
             ]
         except QuestionNotFoundError:
+            # Unknown or hidden: a hidden question's text must not leak into a new answer.
             logger.info("Follow-up names unknown question %s; asking without history", parent)
     try:
         answer = answers.ask(question, history, fresh=fresh)
@@ -221,7 +234,7 @@ def ask_link(
 def _question_context(
     request: Request, record: QuestionRecord, answers: AnswersDep
 ) -> dict[str, Any]:
-    answer = record.answer
+    answer = answers.shown(record)
     path = question_path(answer.id, answer.question)
     numbers = {s.n for s in answer.sources}
     return {
@@ -259,9 +272,13 @@ def question_page(
     if not settings.public_questions:
         return _not_found(request, lang)
     try:
-        record = public_record(store.get(question_id))
-    except QuestionNotFoundError:
-        return _not_found(request, lang)
+        record = public_record(visible_record(store, question_id))
+    except QuestionNotFoundError as exc:
+        language = pick_language(lang, None, _accepts(request))
+        hidden = isinstance(exc, QuestionHiddenError)
+        heading = translator(language)["removed" if hidden else "not_found"]
+        status = 410 if hidden else 404
+        return _page(request, "error.html", language, lang is not None, status, heading=heading)
     language = pick_language(lang, record.answer.language)
     context = _question_context(request, record, answers)
     template = "_answer.html" if partial else "question.html"
@@ -280,7 +297,7 @@ def feedback_form(
     lang: Annotated[str | None, Form()] = None,
 ) -> Response:
     """Feedback buttons without JavaScript: store the vote, back to the page."""
-    record = store.get(question_id)
+    record = visible_record(store, question_id)
     store.add_feedback(question_id, "up" if vote == "up" else "down", comment.strip() or None)
     if not settings.public_questions:
         return _own_answer_page(request, answers, store.get(question_id), lang, vote)
@@ -323,8 +340,31 @@ def questions_page(
 
 @router.get("/gaps", response_class=HTMLResponse)
 def gaps_page(request: Request, store: QuestionsDep, lang: LangQuery = None) -> HTMLResponse:
-    """Knowledge gaps: what the wiki could not answer, grouped, biggest first."""
+    """Knowledge gaps: what the wiki could not answer, grouped, biggest first. Editors only
+    (the admin token) unless ASKWIKI_PUBLIC_GAPS is true."""
     language = pick_language(lang, None, _accepts(request))
+    try:
+        require_gaps_access(request, _bearer_credentials(request))
+    except AdminAccessError as exc:
+        t = translator(language)
+        status = 401 if isinstance(exc, AdminAuthError) else 403
+        return _page(
+            request, "error.html", language, lang is not None, status, heading=t["gaps_private"]
+        )
     found = [public_gap(g) for g in find_gaps(store)]
-    gaps = [{**asdict(g), "examples": [_item(s) for s in g.examples]} for g in found]
+    gaps = [
+        {
+            **asdict(g),
+            "examples": [_item(s) for s in g.examples],
+            "curate_path": CURATE_PAGE.format(id=g.question_id),
+        }
+        for g in found
+    ]
     return _page(request, "gaps.html", language, lang is not None, gaps=gaps)
+
+
+def _bearer_credentials(request: Request) -> HTTPAuthorizationCredentials | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return None
+    return HTTPAuthorizationCredentials(scheme=scheme, credentials=token.strip())

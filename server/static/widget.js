@@ -204,6 +204,7 @@ a.src { color: var(--fg); text-decoration: none; white-space: nowrap; }
 .ref-section { color: var(--muted); font-size: 12px; }
 .ref-link { color: var(--accent); font-weight: 600; text-decoration: underline; }
 @media (prefers-color-scheme: dark) { .ref-link { color: var(--fg); } }
+.reviewed { margin: 6px 0 0; font-size: 12px; color: var(--accent); }
 .notice { margin: 0; padding: 4px 14px; font-size: 11.5px; color: var(--muted); text-align: center; border-top: 1px solid var(--line); }
 .ask { display: flex; gap: 8px; padding: 8px 10px 10px; }
 .input {
@@ -354,6 +355,7 @@ a.src { color: var(--fg); text-decoration: none; white-space: nowrap; }
     return {
       answer: String(answer.answer || ''),
       language: answer.language,
+      curated: answer.curated === true,
       sources: list(answer.sources).map(sourceData),
       closest: list(answer.closest).map(sourceData),
       related: list(answer.related).slice(0, 5).map(function (r) { return { question: r.question }; })
@@ -513,6 +515,8 @@ a.src { color: var(--fg); text-decoration: none; white-space: nowrap; }
     renderMarkdown(body, String(answer.answer || ''), function (n) { return cite(n); });
     msg.body.replaceWith(body);
     msg.body = body;
+    // An editor's answer says so, instead of the panel's AI notice covering it.
+    if (answer.curated === true) msg.node.append(el('p', 'reviewed', t().reviewed));
     var cited = sources.filter(function (s) { return s && s.cited && byN[s.n]; });
     if (cited.length) {
       var list = el('div', 'sources');

@@ -24,6 +24,8 @@ STORED_KEYS = {
     "corrections",
     "cached",
     "cached_from",
+    "curated",
+    "reviewed_by",
     "related",
     "closest",
     "asked_at",
@@ -66,7 +68,7 @@ def test_a_no_page_answer_keeps_its_closest_pages_in_the_log_and_on_its_page(
 
 
 def test_gaps_name_the_nearest_page_of_unanswered_questions(client: Client) -> None:
-    c = client(min_dense_score=0.999)
+    c = client(min_dense_score=0.999, public_gaps=True)
     for question in ["BM25 parameters k1", "bm25 parameters k1"]:
         assert c.post("/api/ask", json={"question": question}).json()["status"] == "no_answer"
 
@@ -156,7 +158,8 @@ def test_gaps_group_unanswered_and_downvoted_questions(
     steered.steer["Bread baking at home"] = unit(1, 0.05)
     steered.steer["how do i bake bread"] = unit(1, 0.02)  # a real model: near-identical
     steered.steer["Best soup recipe?"] = unit(0, 1)
-    c = client(min_dense_score=0.999)  # nothing is relevant: every answer is no_answer
+    # Nothing is relevant: every answer is no_answer.
+    c = client(min_dense_score=0.999, public_gaps=True)
     for question in ["How do I bake bread?", "Bread baking at home", "how do i bake bread"]:
         assert c.post("/api/ask", json={"question": question}).json()["status"] == "no_answer"
     c.post("/api/ask", json={"question": "Best soup recipe?"})
@@ -175,7 +178,7 @@ def test_gaps_group_unanswered_and_downvoted_questions(
 
 
 def test_gaps_include_answers_readers_voted_down(client: Client) -> None:
-    c = client()
+    c = client(public_gaps=True)
     liked = c.post("/api/ask", json={"question": "Who introduced LoRA?"}).json()["id"]
     disliked = c.post("/api/ask", json={"question": "What is BM25?"}).json()["id"]
     c.post(f"/api/questions/{liked}/feedback", json={"vote": "up"})

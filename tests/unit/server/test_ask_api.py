@@ -22,6 +22,8 @@ ANSWER_KEYS = {
     "unsupported_removed",
     "cached",
     "cached_from",
+    "curated",
+    "reviewed_by",
     "related",
     "closest",
 }

@@ -177,7 +177,7 @@ def test_questions_page_lists_and_searches(make_client: ClientFactory) -> None:
 
 
 def test_gaps_page_lists_unanswered_questions_grouped(make_client: ClientFactory) -> None:
-    client = make_client(min_dense_score=0.999)
+    client = make_client(min_dense_score=0.999, public_gaps=True)
     for question in ["How do I bake bread?", "how do I bake bread", "Best soup?"]:
         ask(client, question)
 
@@ -284,7 +284,7 @@ def assert_inert(html: str) -> None:
 @pytest.fixture
 def hostile_client(make_client: ClientFactory, tmp_path: Path) -> TestClient:
     build_index(tmp_path / "indexes" / "default", [*WIKI_PAGES, HOSTILE_PAGE], fake_embedder())
-    return make_client(FakeLLM([HOSTILE_ANSWER]), top_k=4)
+    return make_client(FakeLLM([HOSTILE_ANSWER]), top_k=4, public_gaps=True)
 
 
 def test_hostile_answer_question_and_source_render_inert_on_every_page(

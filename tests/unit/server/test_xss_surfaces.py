@@ -83,7 +83,7 @@ def test_hostile_question_answer_and_source_are_inert_on_every_page(
 ) -> None:
     build_index(tmp_path / "indexes" / "default", [*WIKI_PAGES, HOSTILE_PAGE], fake_embedder())
     # The hostile answer is not grounded in its sources: shown anyway, to be rendered.
-    client = make_client(FakeLLM([ANSWER]), allow_unsupported_answers=True)
+    client = make_client(FakeLLM([ANSWER]), allow_unsupported_answers=True, public_gaps=True)
     answer = client.post("/api/ask", json={"question": QUESTION}).json()
     assert any(s["doc_id"] == HOSTILE_PAGE.doc_id for s in answer["sources"]), answer["sources"]
     # A down-vote makes it a knowledge gap, so /gaps shows it too.
