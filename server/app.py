@@ -24,6 +24,7 @@ from askwiki.questions.retention import RetentionSchedule
 from askwiki.retrieval import retrieval_options
 from askwiki.server.admin import questions as admin_questions
 from askwiki.server.admin import routes as admin
+from askwiki.server.admin import web as admin_web
 from askwiki.server.cors import install_cors
 from askwiki.server.errors import install_error_handlers
 from askwiki.server.limits import install_body_limit
@@ -151,7 +152,18 @@ def create_app(
     # Outermost: every response is counted, 413s and 429s included.
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     install_error_handlers(app)
-    routers = (ask, search, openai_compat, health, widget, questions, pages, admin, admin_questions)
+    routers = (
+        ask,
+        search,
+        openai_compat,
+        health,
+        widget,
+        questions,
+        pages,
+        admin,
+        admin_questions,
+        admin_web,
+    )
     for module in routers:
         app.include_router(module.router)
     install_mcp(app, settings)

@@ -608,8 +608,9 @@ class SQLQuestionStore:
 
     def purge_asked_before(self, cutoff: str) -> int:
         # Repeats first: they reference their original. Sources, closest pages and votes
-        # go with their question (ON DELETE CASCADE).
-        old = "asked_at < :cutoff"
+        # go with their question (ON DELETE CASCADE). A question an editor answered stays:
+        # its curated answer is the editors' work, served to later readers.
+        old = "asked_at < :cutoff AND id NOT IN (SELECT question_id FROM curated_answers)"
         try:
             with write_transaction(self.engine) as tx:
                 repeats = tx.execute(

@@ -241,7 +241,8 @@ class QuestionStore(Protocol):
 
     def purge_asked_before(self, cutoff: str) -> int:
         """Delete every ask from before ``cutoff`` (ISO UTC), the repeats of those asks and
-        their sources and votes; returns how many asks went."""
+        their sources and votes, except questions with a curated answer; returns how many
+        asks went."""
         ...
 
     def close(self) -> None: ...

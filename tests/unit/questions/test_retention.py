@@ -58,6 +58,15 @@ def test_questions_older_than_the_period_go_with_their_repeats_and_votes(
     assert [s.id for s in store.search("", 10, 0)[0]] == ["new"]
 
 
+def test_a_question_with_a_curated_answer_is_kept(store: SQLQuestionStore) -> None:
+    _save(store, "curated", OLD)
+    _save(store, "plain", OLD, question="What is BM25?")
+    store.put_curated("curated", "LoRA is low-rank adaptation [1].", [], "admin token")
+
+    assert purge_expired(store, 30, NOW) == 1
+    assert store.get("curated").curated is not None
+
+
 def test_zero_days_keeps_everything(store: SQLQuestionStore) -> None:
     _save(store, "ancient", "2001-01-01T00:00:00+00:00")
     assert purge_expired(store, 0, NOW) == 0
