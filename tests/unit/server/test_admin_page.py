@@ -204,3 +204,24 @@ def test_admin_pages_speak_chinese(make_client: ClientFactory) -> None:
     client = sign_in(make_client(admin_token=TOKEN))
     assert "退出" in client.get("/admin", params={"lang": "zh"}).text
     assert "登录" in make_client(admin_token=TOKEN).get("/admin?lang=zh").text
+
+
+def test_a_session_expires_after_its_hours() -> None:
+    from starlette.requests import Request
+    from starlette.responses import Response
+
+    from askwiki.server.admin.session import SESSION_SECONDS, current_session, start_session
+    from askwiki.settings import Settings
+
+    settings = Settings(_env_file=None, admin_token=TOKEN)  # type: ignore[call-arg]
+    scope = {"type": "http", "scheme": "https", "server": ("x", 443), "path": "/admin",
+             "headers": []}  # fmt: skip
+    response = Response()
+    session = start_session(Request(scope), response, settings, "admin token", now=1000.0)
+    cookie = response.headers["set-cookie"]
+    assert "Secure" in cookie  # served over https
+    value = cookie.split(";")[0].split("=", 1)[1]
+    signed_in = Request({**scope, "headers": [(b"cookie", f"askwiki_admin={value}".encode())]})
+
+    assert current_session(signed_in, settings, now=1000.0 + SESSION_SECONDS - 1) == session
+    assert current_session(signed_in, settings, now=1000.0 + SESSION_SECONDS) is None
