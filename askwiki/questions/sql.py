@@ -12,116 +12,58 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, Engine, RowMapping, bindparam, insert, text
+from sqlalchemy import insert, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from askwiki.answering.types import Answer, Source
-from askwiki.database import open_engine, upgrade, write_transaction
+from askwiki.answering.types import Answer
+from askwiki.database import write_transaction
 from askwiki.database.tables import (
-    audit_log,
     closest_pages,
-    curated_answers,
-    curated_sources,
     feedback,
     questions,
     sources,
 )
-from askwiki.errors import QuestionLogError, QuestionNotFoundError
+from askwiki.errors import QuestionLogError
 from askwiki.questions.schema import (
     source_from_row,
     source_row,
     summary_from_row,
     vector_from_blob,
 )
+from askwiki.questions.sql_base import (
+    GOOD_ORIGINAL,
+    NOT_DOWNVOTED,
+    ROOT_VOTES,
+    SCAN_LIMIT,
+    SUMMARY_COLUMNS,
+    TEXT_MATCH,
+    like_pattern,
+    newest_per_question,
+    now_utc,
+    rank_by_similarity,
+)
+from askwiki.questions.sql_editing import EditorQueries
 from askwiki.questions.store import (
-    AuditAction,
-    AuditEntry,
-    CuratedAnswer,
     GapCandidate,
     NearestPage,
-    QuestionFilter,
     QuestionRecord,
     QuestionSummary,
     Vector,
     Vote,
     Votes,
 )
-from askwiki.questions.text import MIN_TEXT_OVERLAP, normalize_question, text_overlap
+from askwiki.questions.text import normalize_question
 
 logger = logging.getLogger(__name__)
 
-SCAN_LIMIT = 5000
-# An original answer (not a cached repeat) that may be shown to others or served again.
-_GOOD_ORIGINAL = "q.cached_from IS NULL AND q.status = 'answered' AND q.hidden = 0"
-_HAS_CURATED = "EXISTS (SELECT 1 FROM curated_answers ca WHERE ca.question_id = q.id)"
-# Vote totals per answer; votes on a cached repeat count for the answer it repeats.
-_ROOT_VOTES = (
-    "(SELECT COALESCE(vq.cached_from, vq.id) AS root,"
-    " SUM(CASE WHEN f.vote = 'up' THEN 1 ELSE 0 END) AS up,"
-    " SUM(CASE WHEN f.vote = 'down' THEN 1 ELSE 0 END) AS down"
-    " FROM feedback f JOIN questions vq ON vq.id = f.question_id"
-    " GROUP BY COALESCE(vq.cached_from, vq.id))"
-)
-_NOT_DOWNVOTED = (
-    f"NOT EXISTS (SELECT 1 FROM {_ROOT_VOTES} v WHERE v.root = q.id AND v.down > COALESCE(v.up, 0))"
-)
-_SUMMARY_COLUMNS = "q.id, q.question, q.asked_at, q.answer, q.status, q.language, q.normalized"
+__all__ = ["SCAN_LIMIT", "SQLQuestionStore"]
 
 
-_TEXT_MATCH = " AND (q.question LIKE :raw ESCAPE '\\' OR q.normalized LIKE :norm ESCAPE '\\')"
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def _like(text: str) -> str:
-    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
-def _newest_per_question(where: str) -> str:
-    """Rows matching ``where``, only the newest of each distinct (normalised) question."""
-    return f"q.seq IN (SELECT MAX(q.seq) FROM questions q WHERE {where} GROUP BY q.normalized)"
-
-
-class SQLQuestionStore:
+class SQLQuestionStore(EditorQueries):
     """``QuestionStore`` in any database ``askwiki.database`` supports; thread-safe."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self.where = engine.url.render_as_string(hide_password=True)
-
-    @classmethod
-    def open(cls, url: str) -> SQLQuestionStore:
-        """Open (and migrate, under the database lock) the log at ``url``."""
-        try:
-            engine = open_engine(url)
-        except OSError as exc:
-            raise QuestionLogError(
-                f"Cannot open the question log {url}: {exc}; check ASKWIKI_DATA_DIR is writable"
-            ) from exc
-        upgrade(engine)
-        logger.info("Question log at %s", engine.url.render_as_string(hide_password=True))
-        return cls(engine)
-
-    def _rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[RowMapping]:
-        statement = text(sql)
-        expanding = [k for k, v in (params or {}).items() if isinstance(v, list | tuple)]
-        if expanding:
-            statement = statement.bindparams(*(bindparam(k, expanding=True) for k in expanding))
-        try:
-            with self.engine.connect() as connection:
-                return list(connection.execute(statement, dict(params or {})).mappings())
-        except SQLAlchemyError as exc:
-            raise QuestionLogError(f"Question log query failed on {self.where}: {exc}") from exc
-
-    def close(self) -> None:
-        self.engine.dispose()
 
     # -- writing -----------------------------------------------------------------------
 
@@ -188,7 +130,7 @@ class SQLQuestionStore:
                         "question_id": question_id,
                         "vote": vote,
                         "comment": comment or None,
-                        "created_at": _now(),
+                        "created_at": now_utc(),
                     },
                 )
         except SQLAlchemyError as exc:
@@ -196,13 +138,6 @@ class SQLQuestionStore:
         return self._votes(question_id)
 
     # -- reading -----------------------------------------------------------------------
-
-    def _question_row(self, question_id: str) -> RowMapping:
-        rows = self._rows("SELECT * FROM questions WHERE id = :id", {"id": question_id})
-        if not rows:
-            raise QuestionNotFoundError(f"No stored question with id {question_id!r}")
-        return rows[0]
-
     def get(self, question_id: str) -> QuestionRecord:
         row = self._question_row(question_id)
         found = {
@@ -251,7 +186,7 @@ class SQLQuestionStore:
 
     def _votes(self, question_id: str) -> Votes:
         rows = self._rows(
-            f"SELECT up, down FROM {_ROOT_VOTES} v WHERE root = "
+            f"SELECT up, down FROM {ROOT_VOTES} v WHERE root = "
             "(SELECT COALESCE(cached_from, id) FROM questions WHERE id = :id)",
             {"id": question_id},
         )
@@ -266,7 +201,7 @@ class SQLQuestionStore:
         min_similarity: float,
         asked_between: tuple[str, str] | None = None,
     ) -> QuestionRecord | None:
-        where = f"{_GOOD_ORIGINAL} AND {_NOT_DOWNVOTED} AND q.index_version = :version"
+        where = f"{GOOD_ORIGINAL} AND {NOT_DOWNVOTED} AND q.index_version = :version"
         params: dict[str, Any] = {"version": index_version}
         if asked_between is not None:
             where += " AND q.asked_at >= :start AND q.asked_at < :end"
@@ -276,63 +211,30 @@ class SQLQuestionStore:
         )
         return None if found is None else self.get(found)
 
-    def _same_meaning(
-        self,
-        where: str,
-        params: dict[str, Any],
-        normalized: str,
-        embedding: Vector | None,
-        embedding_model: str | None,
-        min_similarity: float,
-    ) -> str | None:
-        """The id of the newest row matching ``where`` that means the same as the question:
-        the same normalised text, or a similar embedding that also shares enough wording."""
-        exact = self._rows(
-            f"SELECT q.id FROM questions q WHERE {where} AND q.normalized = :normalized"
-            " ORDER BY q.seq DESC LIMIT 1",
-            {**params, "normalized": normalized},
-        )
-        if exact:
-            return str(exact[0]["id"])
-        if embedding is None or embedding_model is None:
-            return None
-        rows = self._rows(
-            f"SELECT q.id, q.normalized, q.embedding FROM questions q WHERE {where}"
-            " AND q.embedding_model = :model AND q.embedding IS NOT NULL"
-            " ORDER BY q.seq DESC LIMIT :limit",
-            {**params, "model": embedding_model, "limit": SCAN_LIMIT},
-        )
-        for row, score in _rank(rows, embedding):
-            if score < min_similarity:
-                break
-            if text_overlap(normalized, row["normalized"]) >= MIN_TEXT_OVERLAP:
-                return str(row["id"])
-        return None
-
     def similar(
         self, embedding: Vector, embedding_model: str, exclude: set[str], limit: int
     ) -> list[QuestionSummary]:
-        where = f"{_GOOD_ORIGINAL} AND q.embedding_model = :model AND q.embedding IS NOT NULL"
+        where = f"{GOOD_ORIGINAL} AND q.embedding_model = :model AND q.embedding IS NOT NULL"
         rows = self._rows(
-            f"SELECT {_SUMMARY_COLUMNS}, q.embedding FROM questions q"
-            f" WHERE {_newest_per_question(where)} ORDER BY q.seq DESC LIMIT :limit",
+            f"SELECT {SUMMARY_COLUMNS}, q.embedding FROM questions q"
+            f" WHERE {newest_per_question(where)} ORDER BY q.seq DESC LIMIT :limit",
             {"model": embedding_model, "limit": SCAN_LIMIT},
         )
-        ranked = [row for row, _ in _rank(rows, embedding) if row["id"] not in exclude]
+        ranked = [row for row, _ in rank_by_similarity(rows, embedding) if row["id"] not in exclude]
         return self._summaries(ranked[:limit])
 
     def recent(self, limit: int, exclude: set[str] | None = None) -> list[QuestionSummary]:
         rows = self._rows(
-            f"SELECT {_SUMMARY_COLUMNS} FROM questions q"
-            f" WHERE {_newest_per_question(_GOOD_ORIGINAL)} ORDER BY q.seq DESC LIMIT :limit",
+            f"SELECT {SUMMARY_COLUMNS} FROM questions q"
+            f" WHERE {newest_per_question(GOOD_ORIGINAL)} ORDER BY q.seq DESC LIMIT :limit",
             {"limit": limit + len(exclude or ())},
         )
         return self._summaries([r for r in rows if r["id"] not in (exclude or set())][:limit])
 
     def popular(self, limit: int) -> list[QuestionSummary]:
         rows = self._rows(
-            f"SELECT {_SUMMARY_COLUMNS} FROM questions q"
-            f" WHERE {_newest_per_question(_GOOD_ORIGINAL)} ORDER BY q.seq DESC LIMIT :limit",
+            f"SELECT {SUMMARY_COLUMNS} FROM questions q"
+            f" WHERE {newest_per_question(GOOD_ORIGINAL)} ORDER BY q.seq DESC LIMIT :limit",
             {"limit": SCAN_LIMIT},
         )
         summaries = self._summaries(rows)
@@ -343,13 +245,15 @@ class SQLQuestionStore:
         where = "q.cached_from IS NULL AND q.status != 'failed' AND q.hidden = 0"
         params: dict[str, Any] = {}
         if query.strip():
-            where += _TEXT_MATCH
-            params.update(raw=_like(query.strip()), norm=_like(normalize_question(query)))
+            where += TEXT_MATCH
+            params.update(
+                raw=like_pattern(query.strip()), norm=like_pattern(normalize_question(query))
+            )
         total = self._rows(
             f"SELECT COUNT(DISTINCT q.normalized) AS n FROM questions q WHERE {where}", params
         )[0]["n"]
         rows = self._rows(
-            f"SELECT {_SUMMARY_COLUMNS} FROM questions q WHERE {_newest_per_question(where)}"
+            f"SELECT {SUMMARY_COLUMNS} FROM questions q WHERE {newest_per_question(where)}"
             " ORDER BY q.seq DESC LIMIT :limit OFFSET :offset",
             {**params, "limit": limit, "offset": offset},
         )
@@ -357,9 +261,9 @@ class SQLQuestionStore:
 
     def gap_candidates(self, limit: int) -> list[GapCandidate]:
         rows = self._rows(
-            f"SELECT {_SUMMARY_COLUMNS}, q.embedding, COALESCE(v.down, 0) AS down,"
+            f"SELECT {SUMMARY_COLUMNS}, q.embedding, COALESCE(v.down, 0) AS down,"
             " c.doc_id AS near_doc, c.title AS near_title, c.url AS near_url"
-            f" FROM questions q LEFT JOIN {_ROOT_VOTES} v ON v.root = COALESCE(q.cached_from, q.id)"
+            f" FROM questions q LEFT JOIN {ROOT_VOTES} v ON v.root = COALESCE(q.cached_from, q.id)"
             " LEFT JOIN closest_pages c ON c.question_id = q.id AND c.n = 1"
             # An answer an editor curated is no longer a gap; a hidden question is not shown.
             " WHERE q.hidden = 0"
@@ -385,225 +289,6 @@ class SQLQuestionStore:
             for row in rows
         ]
 
-    # -- editors -----------------------------------------------------------------------
-
-    def browse(
-        self, filters: QuestionFilter, limit: int, offset: int
-    ) -> tuple[list[QuestionSummary], int]:
-        where = "q.cached_from IS NULL"
-        params: dict[str, Any] = {}
-        if filters.status is None:
-            where += " AND q.status != 'failed'"
-        else:
-            where += " AND q.status = :status"
-            params["status"] = filters.status
-        if filters.hidden is not None:
-            where += f" AND q.hidden = {int(filters.hidden)}"
-        if filters.curated is not None:
-            where += f" AND {'' if filters.curated else 'NOT '}{_HAS_CURATED}"
-        if filters.votes is not None:
-            condition = {
-                "up": "v.up > COALESCE(v.down, 0)",
-                "down": "v.down > COALESCE(v.up, 0)",
-                "any": "v.up + v.down > 0",
-            }[filters.votes]
-            where += (
-                f" AND EXISTS (SELECT 1 FROM {_ROOT_VOTES} v WHERE v.root = q.id AND {condition})"
-            )
-        if filters.query.strip():
-            where += _TEXT_MATCH
-            params.update(
-                raw=_like(filters.query.strip()), norm=_like(normalize_question(filters.query))
-            )
-        total = self._rows(
-            f"SELECT COUNT(DISTINCT q.normalized) AS n FROM questions q WHERE {where}", params
-        )[0]["n"]
-        rows = self._rows(
-            f"SELECT {_SUMMARY_COLUMNS}, q.hidden, COALESCE(v.up, 0) AS up,"
-            f" COALESCE(v.down, 0) AS down, CASE WHEN {_HAS_CURATED} THEN 1 ELSE 0 END AS curated"
-            f" FROM questions q LEFT JOIN {_ROOT_VOTES} v ON v.root = q.id"
-            f" WHERE {_newest_per_question(where)}"
-            " ORDER BY q.seq DESC LIMIT :limit OFFSET :offset",
-            {**params, "limit": limit, "offset": offset},
-        )
-        return self._summaries(rows), int(total)
-
-    def _asks_of(self, tx: Connection, question_id: str) -> list[str]:
-        """Every ask of the question's text and every repeat of their answers (repeats first)."""
-        normalized = tx.execute(
-            text("SELECT normalized FROM questions WHERE id = :id"), {"id": question_id}
-        ).scalar_one_or_none()
-        if normalized is None:
-            raise QuestionNotFoundError(f"No stored question with id {question_id!r}")
-        rows = tx.execute(
-            text(
-                "SELECT id, cached_from FROM questions WHERE normalized = :n OR cached_from IN"
-                " (SELECT id FROM questions WHERE normalized = :n)"
-            ),
-            {"n": normalized},
-        ).all()
-        return sorted((row[0] for row in rows), key=lambda i: i not in {r[0] for r in rows if r[1]})
-
-    def _audit(
-        self, tx: Connection, actor: str, action: AuditAction, target: str, detail: str = ""
-    ) -> None:
-        tx.execute(
-            insert(audit_log),
-            {"at": _now(), "actor": actor, "action": action, "target": target, "detail": detail},
-        )
-        logger.info("Editor %r: %s %s %s", actor, action, target, detail)
-
-    def set_hidden(self, question_id: str, hidden: bool, actor: str) -> None:
-        try:
-            with write_transaction(self.engine) as tx:
-                ids = self._asks_of(tx, question_id)
-                tx.execute(
-                    text("UPDATE questions SET hidden = :hidden WHERE id IN :ids").bindparams(
-                        bindparam("ids", expanding=True)
-                    ),
-                    {"hidden": int(hidden), "ids": ids},
-                )
-                self._audit(
-                    tx, actor, "hide" if hidden else "unhide", question_id, f"{len(ids)} asks"
-                )
-        except SQLAlchemyError as exc:
-            raise QuestionLogError(f"Cannot hide {question_id} in {self.where}: {exc}") from exc
-
-    def delete_question(self, question_id: str, actor: str) -> int:
-        try:
-            with write_transaction(self.engine) as tx:
-                ids = self._asks_of(tx, question_id)
-                # Repeats first: they reference their original (sources, votes, curated
-                # answers go with their question by ON DELETE CASCADE).
-                for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
-                    for kind in ("cached_from IS NOT NULL", "cached_from IS NULL"):
-                        tx.execute(
-                            text(f"DELETE FROM questions WHERE id IN :ids AND {kind}").bindparams(
-                                bindparam("ids", expanding=True)
-                            ),
-                            {"ids": chunk},
-                        )
-                self._audit(tx, actor, "delete", question_id, f"{len(ids)} asks")
-        except SQLAlchemyError as exc:
-            raise QuestionLogError(f"Cannot delete {question_id} in {self.where}: {exc}") from exc
-        return len(ids)
-
-    def put_curated(
-        self, question_id: str, text: str, sources: list[Source], actor: str
-    ) -> CuratedAnswer:
-        self._question_row(question_id)
-        now = _now()
-        try:
-            with write_transaction(self.engine) as tx:
-                before = (
-                    tx.execute(
-                        curated_answers.select().where(curated_answers.c.question_id == question_id)
-                    )
-                    .mappings()
-                    .first()
-                )
-                tx.execute(
-                    curated_answers.delete().where(curated_answers.c.question_id == question_id)
-                )
-                tx.execute(
-                    insert(curated_answers),
-                    {
-                        "question_id": question_id,
-                        "answer": text,
-                        "reviewed_by": actor,
-                        "created_at": before["created_at"] if before else now,
-                        "updated_at": now,
-                    },
-                )
-                if sources:
-                    tx.execute(
-                        insert(curated_sources), [source_row(question_id, s) for s in sources]
-                    )
-                self._audit(tx, actor, "curate", question_id, f"{len(sources)} sources")
-        except SQLAlchemyError as exc:
-            raise QuestionLogError(
-                f"Cannot store the curated answer of {question_id} in {self.where}: {exc}"
-            ) from exc
-        curated = self.get_curated(question_id)
-        assert curated is not None
-        return curated
-
-    def remove_curated(self, question_id: str, actor: str) -> None:
-        try:
-            with write_transaction(self.engine) as tx:
-                removed = tx.execute(
-                    curated_answers.delete().where(curated_answers.c.question_id == question_id)
-                ).rowcount
-                if not removed:
-                    raise QuestionNotFoundError(f"Question {question_id!r} has no curated answer")
-                self._audit(tx, actor, "uncurate", question_id)
-        except SQLAlchemyError as exc:
-            raise QuestionLogError(
-                f"Cannot remove the curated answer of {question_id} in {self.where}: {exc}"
-            ) from exc
-
-    def get_curated(self, question_id: str) -> CuratedAnswer | None:
-        rows = self._rows(
-            "SELECT c.*, q.question, q.language FROM curated_answers c"
-            " JOIN questions q ON q.id = c.question_id WHERE c.question_id = :id",
-            {"id": question_id},
-        )
-        if not rows:
-            return None
-        row = rows[0]
-        cited = self._rows(
-            "SELECT * FROM curated_sources WHERE question_id = :id ORDER BY n", {"id": question_id}
-        )
-        return CuratedAnswer(
-            question_id=row["question_id"],
-            question=row["question"],
-            answer=row["answer"],
-            sources=[source_from_row(s) for s in cited],
-            reviewed_by=row["reviewed_by"],
-            created_at=row["created_at"],
-            updated_at=row["updated_at"],
-            language=row["language"],
-        )
-
-    def find_curated(
-        self,
-        normalized: str,
-        embedding: Vector | None,
-        embedding_model: str | None,
-        min_similarity: float,
-    ) -> CuratedAnswer | None:
-        found = self._same_meaning(
-            f"q.hidden = 0 AND {_HAS_CURATED}",
-            {},
-            normalized,
-            embedding,
-            embedding_model,
-            min_similarity,
-        )
-        return None if found is None else self.get_curated(found)
-
-    def audit_log(self, limit: int, offset: int) -> list[AuditEntry]:
-        rows = self._rows(
-            "SELECT at, actor, action, target, detail FROM audit_log"
-            " ORDER BY id DESC LIMIT :limit OFFSET :offset",
-            {"limit": limit, "offset": offset},
-        )
-        return [AuditEntry(**row) for row in rows]
-
-    def _summaries(self, rows: Sequence[RowMapping]) -> list[QuestionSummary]:
-        """Summaries with ``asks``: every stored ask of the same question, repeats included."""
-        keys = sorted({row["normalized"] for row in rows})
-        counts: dict[str, int] = {}
-        if keys:
-            for count in self._rows(
-                "SELECT r.normalized AS key, COUNT(*) AS n FROM questions q"
-                " JOIN questions r ON r.id = COALESCE(q.cached_from, q.id)"
-                " WHERE r.normalized IN :keys AND q.status != 'failed' GROUP BY r.normalized",
-                {"keys": keys},
-            ):
-                counts[count["key"]] = int(count["n"])
-        return [summary_from_row(row, counts.get(row["normalized"], 1)) for row in rows]
-
     # -- retention ---------------------------------------------------------------------
 
     def purge_asked_before(self, cutoff: str) -> int:
@@ -628,17 +313,3 @@ class SQLQuestionStore:
                 f"Cannot delete questions asked before {cutoff} in {self.where}: {exc}"
             ) from exc
         return int(repeats) + int(originals)
-
-
-def _rank(rows: Sequence[RowMapping], embedding: Vector) -> list[tuple[RowMapping, float]]:
-    """Rows with a same-sized embedding, by cosine similarity to ``embedding``, best first."""
-    query = np.asarray(embedding, dtype=np.float32)
-    kept = [(row, vector_from_blob(row["embedding"])) for row in rows]
-    usable = [(row, vec) for row, vec in kept if vec is not None and vec.shape == query.shape]
-    if not usable:
-        return []
-    matrix = np.stack([vec for _, vec in usable])
-    norms = np.linalg.norm(matrix, axis=1) * (float(np.linalg.norm(query)) or 1.0)
-    scores = (matrix @ query) / np.where(norms == 0, 1.0, norms)
-    order = np.argsort(-scores, kind="stable")
-    return [(usable[i][0], float(scores[i])) for i in order]
