@@ -141,11 +141,11 @@ class Retriever:
         absent = terms.absent_share(keyword_tokens(query))
         # A cosine floor of -1 lets every passage through: the floor is off, this check too.
         if absent > opts.max_absent_share and opts.min_dense_score > -1.0:
+            # The terms are the reader's words: not at INFO (ASKWIKI_LOG_QUESTIONS).
             logger.info(
-                "No relevant page: %.0f%% of the question's terms (%s) are in no chunk",
-                absent * 100,
-                ", ".join(sorted(terms.absent)),
+                "No relevant page: %.0f%% of the question's terms are in no chunk", absent * 100
             )
+            logger.debug("Terms in no chunk: %s", ", ".join(sorted(terms.absent)))
             passages = []
         else:
             passages = [p for p in candidates if self._relevant(p, terms, language)]

@@ -109,7 +109,10 @@ class Settings(BaseSettings):
 
     # Question log
     cache_similarity: float = Field(0.95, ge=0, le=1)
+    public_questions: bool = True
+    question_retention_days: int = Field(0, ge=0)
     log_level: str = "INFO"
+    log_questions: bool = False
 
     @field_validator(
         "url_base",

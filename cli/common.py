@@ -23,5 +23,5 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable
 def build_settings(**overrides: Any) -> Settings:
     """Settings from env/.env, with command-line values (those not None) on top."""
     settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, log_questions=settings.log_questions)
     return settings

@@ -1,4 +1,4 @@
-"""``askwiki db``: migrate the shared database, or copy the question log into another one."""
+"""``askwiki db``: migrate the shared database, copy the question log, purge old questions."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from askwiki.cli.common import build_settings
 from askwiki.cli.output import console
 from askwiki.database import open_engine, upgrade
 from askwiki.database.copy import copy_question_log
+from askwiki.questions import open_question_store
+from askwiki.questions.retention import purge_expired
 
 app = typer.Typer(help="The shared database (ASKWIKI_DATABASE_URL).", no_args_is_help=True)
 
@@ -48,3 +50,30 @@ def copy_command(
         target.dispose()
     summary = ", ".join(f"{n} {table}" for table, n in counts.items())
     console.print(f"Copied {summary} into {target.url.render_as_string(hide_password=True)}")
+
+
+@app.command("purge")
+def purge_command(
+    days: Annotated[
+        int | None,
+        typer.Option(
+            "--days",
+            min=1,
+            help="Delete questions older than this (default: ASKWIKI_QUESTION_RETENTION_DAYS).",
+        ),
+    ] = None,
+) -> None:
+    """Delete stored questions older than the retention period, with their votes."""
+    settings = build_settings()
+    keep = days or settings.question_retention_days
+    if keep <= 0:
+        raise typer.BadParameter(
+            "no retention period: pass --days N or set ASKWIKI_QUESTION_RETENTION_DAYS",
+            param_hint="--days",
+        )
+    store = open_question_store(settings)
+    try:
+        deleted = purge_expired(store, keep)
+    finally:
+        store.close()
+    console.print(f"Deleted {deleted} stored question(s) older than {keep} day(s)")

@@ -13,6 +13,8 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from askwiki.privacy import QueryStringFilter
+
 console = Console()
 errors = Console(stderr=True)
 
@@ -21,8 +23,12 @@ STAGE_LABELS = {"load": "Reading files", "embed": "Embedding chunks"}
 FETCH_LABEL = "Fetching pages of "
 
 
-def configure_logging(level: str) -> None:
-    """Logs go to stderr; rich formatting on a terminal, plain lines in CI logs."""
+def configure_logging(level: str, *, log_questions: bool = False) -> None:
+    """Logs go to stderr; rich formatting on a terminal, plain lines in CI logs.
+
+    Without ``log_questions`` the HTTP access log shows paths without their query string
+    (``/ask?q=`` carries the reader's question).
+    """
     handler: logging.Handler
     if errors.is_terminal:
         handler = RichHandler(console=errors, show_path=False, rich_tracebacks=False)
@@ -44,6 +50,11 @@ def configure_logging(level: str) -> None:
         "Lark",
     ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    access = logging.getLogger("uvicorn.access")
+    for old in [f for f in access.filters if isinstance(f, QueryStringFilter)]:
+        access.removeFilter(old)
+    if not log_questions:
+        access.addFilter(QueryStringFilter())
 
 
 @contextlib.contextmanager

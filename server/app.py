@@ -18,10 +18,13 @@ from askwiki.errors import AskwikiError
 from askwiki.live_index import LiveIndex
 from askwiki.llm.base import LLMBackend
 from askwiki.questions import QuestionDesk, open_question_store
+from askwiki.questions.desk import RELATED_RECENT, RELATED_SIMILAR
 from askwiki.questions.editors import Editors
+from askwiki.questions.retention import RetentionSchedule
 from askwiki.retrieval import retrieval_options
 from askwiki.server.admin import questions as admin_questions
 from askwiki.server.admin import routes as admin
+from askwiki.server.admin import web as admin_web
 from askwiki.server.cors import install_cors
 from askwiki.server.errors import install_error_handlers
 from askwiki.server.limits import install_body_limit
@@ -104,8 +107,16 @@ def create_app(
             cache_similarity=settings.cache_similarity,
             base_url=settings.public_url or "",
             observer=app.state.metrics,
+            log_questions=settings.log_questions,
+            # Not public: no reader sees another's question, "Others are asking" included.
+            related_similar=RELATED_SIMILAR if settings.public_questions else 0,
+            related_recent=RELATED_RECENT if settings.public_questions else 0,
         )
         app.state.editors = Editors(app.state.questions, live)
+        app.state.retention = RetentionSchedule(
+            app.state.questions, settings.question_retention_days
+        )
+        app.state.retention.start()
         app.state.sync = SyncService(settings, model, live)
         app.state.admin = admin.start_admin(settings, model, live, sync=app.state.sync)
         app.state.sync.start_schedule()
@@ -114,6 +125,7 @@ def create_app(
                 yield
         finally:
             app.state.sync.stop()
+            app.state.retention.stop()
             admin.stop_admin(app.state.admin)
             if listener is not None:
                 listener.stop()
@@ -140,7 +152,18 @@ def create_app(
     # Outermost: every response is counted, 413s and 429s included.
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     install_error_handlers(app)
-    routers = (ask, search, openai_compat, health, widget, questions, pages, admin, admin_questions)
+    routers = (
+        ask,
+        search,
+        openai_compat,
+        health,
+        widget,
+        questions,
+        pages,
+        admin,
+        admin_questions,
+        admin_web,
+    )
     for module in routers:
         app.include_router(module.router)
     install_mcp(app, settings)

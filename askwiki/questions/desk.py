@@ -8,6 +8,8 @@ conversation history), then for a cached answer (same meaning, same index versio
 language); after answering it stores the answer and attaches "Others are asking". When
 the answer cannot be completed (LLM failure, missing index, the client going away) the
 ask is stored with status ``failed`` and the error, and the exception goes on to the caller.
+What it shows of other readers' asks (related questions, cached answers) is masked
+(``askwiki.questions.public``).
 """
 
 from __future__ import annotations
@@ -35,12 +37,14 @@ from askwiki.embedding.embedder import Embedder
 from askwiki.errors import AskwikiError
 from askwiki.live_index import LiveIndex
 from askwiki.llm.base import ChatMessage
+from askwiki.privacy import mask_personal
 from askwiki.questions.editors import (
     CURATED_MODEL,
     checked_sources,
     served_docstore,
     shown_answer,
 )
+from askwiki.questions.public import public_summary
 from askwiki.questions.store import (
     CuratedAnswer,
     QuestionRecord,
@@ -101,6 +105,7 @@ class QuestionDesk:
         related_similar: int = RELATED_SIMILAR,
         related_recent: int = RELATED_RECENT,
         observer: AskObserver | None = None,
+        log_questions: bool = False,
     ) -> None:
         self.service = service
         self.store = store
@@ -112,6 +117,7 @@ class QuestionDesk:
         self.related_similar = related_similar
         self.related_recent = related_recent
         self.observer = observer
+        self.log_questions = log_questions
 
     @property
     def embedding_model(self) -> str:
@@ -266,6 +272,8 @@ class QuestionDesk:
             original,
             id=new_answer_id(),
             question=ask.question,
+            # Written for another reader, whose details the model may have repeated.
+            answer=mask_personal(original.answer),
             sources=[replace(s, chunk_ids=list(s.chunk_ids)) for s in original.sources],
             timings={"lookup_ms": elapsed, "total_ms": elapsed},
             standalone_question=None,
@@ -292,6 +300,8 @@ class QuestionDesk:
         except AskwikiError as exc:
             # Losing the log entry is better than losing the reader's answer.
             logger.error("Answer %s not logged: %s", answer.id, exc)
+        if self.log_questions:
+            logger.info("Answer %s (%s) to %r", answer.id, answer.status, answer.question)
         exclude = {answer.id, *([answer.cached_from] if answer.cached_from else [])}
         answer.related = self._related(vector, exclude, normalize_question(answer.question))
         ask.done = True
@@ -322,7 +332,7 @@ class QuestionDesk:
             )
             logger.warning("Answer %s failed and was logged as failed: %s", failed.id, error)
         except AskwikiError as exc:
-            logger.error("Failed answer to %r not logged: %s", ask.question, exc)
+            logger.error("Failed answer %s not logged: %s", failed.id, exc)
 
     def _related(
         self, vector: Vector | None, exclude: set[str], normalized: str
@@ -348,6 +358,7 @@ class QuestionDesk:
                 continue
             seen.add(key)
             chosen.append(summary)
+        chosen = [public_summary(s) for s in chosen]
         return [
             RelatedQuestion(
                 id=s.id,

@@ -288,3 +288,28 @@ class SQLQuestionStore(EditorQueries):
             )
             for row in rows
         ]
+
+    # -- retention ---------------------------------------------------------------------
+
+    def purge_asked_before(self, cutoff: str) -> int:
+        # Repeats first: they reference their original. Sources, closest pages and votes
+        # go with their question (ON DELETE CASCADE). A question an editor answered stays:
+        # its curated answer is the editors' work, served to later readers.
+        old = "asked_at < :cutoff AND id NOT IN (SELECT question_id FROM curated_answers)"
+        try:
+            with write_transaction(self.engine) as tx:
+                repeats = tx.execute(
+                    text(
+                        f"DELETE FROM questions WHERE cached_from IS NOT NULL AND ({old}"
+                        f" OR cached_from IN (SELECT id FROM questions WHERE {old}))"
+                    ),
+                    {"cutoff": cutoff},
+                ).rowcount
+                originals = tx.execute(
+                    text(f"DELETE FROM questions WHERE {old}"), {"cutoff": cutoff}
+                ).rowcount
+        except SQLAlchemyError as exc:
+            raise QuestionLogError(
+                f"Cannot delete questions asked before {cutoff} in {self.where}: {exc}"
+            ) from exc
+        return int(repeats) + int(originals)

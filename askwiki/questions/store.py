@@ -239,4 +239,10 @@ class QuestionStore(Protocol):
         """Recent asks with no relevant source or mostly thumbs-down, newest first."""
         ...
 
+    def purge_asked_before(self, cutoff: str) -> int:
+        """Delete every ask from before ``cutoff`` (ISO UTC), the repeats of those asks and
+        their sources and votes, except questions with a curated answer; returns how many
+        asks went."""
+        ...
+
     def close(self) -> None: ...

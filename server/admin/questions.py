@@ -60,7 +60,7 @@ CSV_COLUMNS = (
 
 def _admin_summary(summary: QuestionSummary, answers: AnswersDep) -> AdminQuestionOut:
     return AdminQuestionOut(
-        **summary_out(summary, answers).model_dump(),
+        **summary_out(summary, answers, public=False).model_dump(),
         hidden=summary.hidden,
         up=summary.up,
         down=summary.down,
@@ -84,7 +84,7 @@ def _curated_out(curated: CuratedAnswer, editors: EditorsDep) -> CuratedOut:
 
 def _detail(question_id: str, editors: EditorsDep, answers: AnswersDep) -> AdminQuestionDetailOut:
     record = editors.question(question_id)
-    stored = stored_answer_json(record, answers, record.answer)
+    stored = stored_answer_json(record, answers, record.answer, public=False)
     return AdminQuestionDetailOut(
         question=StoredAnswerOut.model_validate(stored),
         hidden=record.hidden,

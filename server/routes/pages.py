@@ -1,7 +1,9 @@
 """The HTML pages: home, question pages, the question list and the knowledge gaps.
 
 Everything works without JavaScript: asking is a form that answers and redirects to the
-question's page, feedback is a form. ``/static/ask.js`` adds streaming on top. Templates
+question's page, feedback is a form. Other readers' questions and answers are shown masked
+(``askwiki.questions.public``); with ``ASKWIKI_PUBLIC_QUESTIONS=false`` no stored question
+is listed or has a page, and the form shows the asker's answer without a redirect. ``/static/ask.js`` adds streaming on top. Templates
 autoescape; the answer Markdown goes through ``server.render`` and no raw HTML from the
 LLM or the wiki reaches a page.
 """
@@ -28,8 +30,10 @@ from askwiki.errors import (
     QuestionNotFoundError,
 )
 from askwiki.llm.base import ChatMessage
+from askwiki.privacy import mask_personal
 from askwiki.questions import QuestionRecord, QuestionSummary, find_gaps
 from askwiki.questions.editors import visible_record
+from askwiki.questions.public import public_gap, public_record, public_summary
 from askwiki.questions.text import answer_snippet, question_path
 from askwiki.server.admin.routes import require_gaps_access
 from askwiki.server.deps import AnswersDep, QuestionsDep, SettingsDep
@@ -94,6 +98,7 @@ def _page(
             lang_query=f"?lang={language}" if explicit else "",
             toggle_url=toggle,
             max_chars=request.app.state.settings.max_question_chars,
+            public_questions=request.app.state.settings.public_questions,
             public_gaps=request.app.state.settings.public_gaps,
             **context,
         )
@@ -102,7 +107,14 @@ def _page(
 
 
 def _item(summary: QuestionSummary) -> dict[str, Any]:
-    return {**asdict(summary), "path": question_path(summary.id, summary.question)}
+    shown = public_summary(summary)
+    return {**asdict(shown), "path": question_path(shown.id, shown.question)}
+
+
+def _not_found(request: Request, lang: str | None) -> HTMLResponse:
+    language = pick_language(lang, None, _accepts(request))
+    heading = translator(language)["not_found"]
+    return _page(request, "error.html", language, lang is not None, 404, heading=heading)
 
 
 def _accepts(request: Request) -> str | None:
@@ -110,16 +122,19 @@ def _accepts(request: Request) -> str | None:
 
 
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request, store: QuestionsDep, lang: LangQuery = None) -> HTMLResponse:
-    """Home: the ask box, recent and popular questions."""
+def home(
+    request: Request, store: QuestionsDep, settings: SettingsDep, lang: LangQuery = None
+) -> HTMLResponse:
+    """Home: the ask box, recent and popular questions (when they are public)."""
     language = pick_language(lang, None, _accepts(request))
+    public = settings.public_questions
     return _page(
         request,
         "home.html",
         language,
         lang is not None,
-        recent=[_item(s) for s in store.recent(LIST_SIZE)],
-        popular=[_item(s) for s in store.popular(LIST_SIZE)],
+        recent=[_item(s) for s in store.recent(LIST_SIZE)] if public else [],
+        popular=[_item(s) for s in store.popular(LIST_SIZE)] if public else [],
     )
 
 
@@ -167,8 +182,25 @@ def _answer_and_redirect(
             detail=t["failed_detail"],
             question=question,
         )
-    target = question_path(answer.id, answer.question) + (f"?lang={lang}" if lang else "")
+    if not settings.public_questions:
+        # No page to redirect to: the asker gets the answer here.
+        return _own_answer_page(request, answers, store.get(answer.id), lang, None)
+    shown = mask_personal(answer.question)
+    target = question_path(answer.id, shown) + (f"?lang={lang}" if lang else "")
     return RedirectResponse(target, status_code=303)
+
+
+def _own_answer_page(
+    request: Request,
+    answers: AnswersDep,
+    record: QuestionRecord,
+    lang: str | None,
+    voted: str | None,
+) -> HTMLResponse:
+    """The asker's own answer when questions have no public page (nothing to mask)."""
+    language = pick_language(lang, record.answer.language)
+    context = _question_context(request, record, answers)
+    return _page(request, "question.html", language, lang is not None, voted=voted, **context)
 
 
 @router.post("/ask")
@@ -230,14 +262,17 @@ def question_page(
     question_id: str,
     answers: AnswersDep,
     store: QuestionsDep,
+    settings: SettingsDep,
     lang: LangQuery = None,
     voted: Annotated[str | None, Query()] = None,
     partial: Annotated[bool, Query()] = False,
     slug: str = "",
 ) -> HTMLResponse:
     """A question's permanent page; ``?partial=1`` returns only the answer (for ask.js)."""
+    if not settings.public_questions:
+        return _not_found(request, lang)
     try:
-        record = visible_record(store, question_id)
+        record = public_record(visible_record(store, question_id))
     except QuestionNotFoundError as exc:
         language = pick_language(lang, None, _accepts(request))
         hidden = isinstance(exc, QuestionHiddenError)
@@ -252,17 +287,22 @@ def question_page(
 
 @router.post("/q/{question_id}/feedback")
 def feedback_form(
+    request: Request,
     question_id: str,
+    answers: AnswersDep,
     store: QuestionsDep,
+    settings: SettingsDep,
     vote: Annotated[str, Form(pattern="^(up|down)$")],
     comment: Annotated[str, Form(max_length=2000)] = "",
     lang: Annotated[str | None, Form()] = None,
-) -> RedirectResponse:
+) -> Response:
     """Feedback buttons without JavaScript: store the vote, back to the page."""
     record = visible_record(store, question_id)
     store.add_feedback(question_id, "up" if vote == "up" else "down", comment.strip() or None)
+    if not settings.public_questions:
+        return _own_answer_page(request, answers, store.get(question_id), lang, vote)
     query = urlencode({"voted": vote, **({"lang": lang} if lang in ("zh", "en") else {})})
-    path = question_path(record.id, record.answer.question)
+    path = question_path(record.id, mask_personal(record.answer.question))
     return RedirectResponse(f"{path}?{query}#feedback-{record.id}", status_code=303)
 
 
@@ -270,11 +310,14 @@ def feedback_form(
 def questions_page(
     request: Request,
     store: QuestionsDep,
+    settings: SettingsDep,
     q: Annotated[str, Query(max_length=200)] = "",
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     lang: LangQuery = None,
 ) -> HTMLResponse:
     """Past questions, newest first, with search."""
+    if not settings.public_questions:
+        return _not_found(request, lang)
     language = pick_language(lang, None, _accepts(request))
     items, total = store.search(q, PAGE_SIZE, offset)
 
@@ -308,7 +351,7 @@ def gaps_page(request: Request, store: QuestionsDep, lang: LangQuery = None) -> 
         return _page(
             request, "error.html", language, lang is not None, status, heading=t["gaps_private"]
         )
-    found = find_gaps(store)
+    found = [public_gap(g) for g in find_gaps(store)]
     gaps = [
         {
             **asdict(g),

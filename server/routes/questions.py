@@ -1,4 +1,8 @@
-"""The question log over HTTP: past questions, stored answers, feedback and knowledge gaps."""
+"""The question log over HTTP: past questions, stored answers, feedback and knowledge gaps.
+
+Other readers' questions and answers are masked (``askwiki.questions.public``); with
+``ASKWIKI_PUBLIC_QUESTIONS=false`` the list and the stored answers answer 404.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +13,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 
 from askwiki.answering.types import Answer
+from askwiki.errors import QuestionNotFoundError
+from askwiki.privacy import mask_personal
 from askwiki.questions import Gap, QuestionRecord, QuestionSummary, find_gaps
 from askwiki.questions.editors import visible_record
 from askwiki.questions.gaps import GAP_SIMILARITY
+from askwiki.questions.public import public_gap, public_record, public_summary
 from askwiki.server.admin.routes import require_gaps_access
-from askwiki.server.deps import AnswersDep, QuestionsDep
+from askwiki.server.deps import AnswersDep, QuestionsDep, SettingsDep
 from askwiki.server.routes.ask import answer_json
 from askwiki.server.schemas import (
     ErrorOut,
@@ -26,6 +33,7 @@ from askwiki.server.schemas import (
     StoredAnswerOut,
     VotesOut,
 )
+from askwiki.settings import Settings
 
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["questions"])
@@ -39,31 +47,42 @@ GAP_ACCESS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def summary_out(summary: QuestionSummary, answers: AnswersDep) -> QuestionSummaryOut:
+def summary_out(
+    summary: QuestionSummary, answers: AnswersDep, *, public: bool = True
+) -> QuestionSummaryOut:
+    """A list entry; ``public`` masks personal data (the page URL's slug always is)."""
+    shown = public_summary(summary) if public else summary
     return QuestionSummaryOut(
-        id=summary.id,
-        question=summary.question,
-        asked_at=summary.asked_at,
-        answer_snippet=summary.answer_snippet,
-        status=summary.status,
-        language=summary.language,
-        asks=summary.asks,
-        url=answers.url(summary.id, summary.question),
+        id=shown.id,
+        question=shown.question,
+        asked_at=shown.asked_at,
+        answer_snippet=shown.answer_snippet,
+        status=shown.status,
+        language=shown.language,
+        asks=shown.asks,
+        url=answers.url(shown.id, mask_personal(shown.question)),
     )
 
 
 def stored_answer_json(
-    record: QuestionRecord, answers: AnswersDep, answer: Answer | None = None
+    record: QuestionRecord,
+    answers: AnswersDep,
+    answer: Answer | None = None,
+    *,
+    public: bool = True,
 ) -> dict[str, object]:
     """A stored answer: the ``/api/ask`` object plus what only the log knows.
 
-    ``answer`` is the answer to show (default: what readers see, the curated one if any).
+    ``answer`` is the answer to show (default: what readers see, the curated one if any);
+    ``public`` masks personal data (editors get the record as stored).
     """
+    if public:
+        record = public_record(record)
     shown = answer if answer is not None else answers.shown(record)
     shown.related = answers.related_to(record)
     extra = {
         "asked_at": record.asked_at,
-        "url": answers.url(record.id, record.answer.question),
+        "url": answers.url(record.id, mask_personal(record.answer.question)),
         "error": record.error,
         "up": record.up,
         "down": record.down,
@@ -71,16 +90,28 @@ def stored_answer_json(
     return StoredAnswerOut.model_validate({**answer_json(shown), **extra}).model_dump(mode="json")
 
 
-@router.get("/api/questions", response_model=QuestionListOut)
+def _check_public(settings: Settings) -> None:
+    if not settings.public_questions:
+        raise QuestionNotFoundError(
+            "Stored questions are not public here (ASKWIKI_PUBLIC_QUESTIONS=false)"
+        )
+
+
+@router.get("/api/questions", response_model=QuestionListOut, responses=NOT_FOUND)
 def list_questions(
     answers: AnswersDep,
     store: QuestionsDep,
+    settings: SettingsDep,
     q: Annotated[str, Query(max_length=200, description="Text to look for.")] = "",
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     # Bounded: SQLite integers are 64-bit, a larger offset was a 500 (found by fuzzing).
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> QuestionListOut:
-    """Past questions (one entry per distinct question), newest first; `q` searches them."""
+    """Past questions (one entry per distinct question), newest first; `q` searches them.
+
+    Personal data (e-mail addresses, phone numbers, ID numbers) is masked; 404 when
+    stored questions are not public (`ASKWIKI_PUBLIC_QUESTIONS=false`)."""
+    _check_public(settings)
     items, total = store.search(q, limit, offset)
     return QuestionListOut(
         total=total,
@@ -91,9 +122,13 @@ def list_questions(
 
 
 @router.get("/api/questions/{question_id}", response_model=StoredAnswerOut, responses=NOT_FOUND)
-def get_question(question_id: str, answers: AnswersDep, store: QuestionsDep) -> object:
+def get_question(
+    question_id: str, answers: AnswersDep, store: QuestionsDep, settings: SettingsDep
+) -> object:
     """A stored answer with its sources, votes, page URL and related questions; an editor's
-    curated answer replaces the AI's (``curated``: true). 410 once an editor hid it."""
+    curated answer replaces the AI's (``curated``: true). 410 once an editor hid it.
+    Personal data is masked; 404 when `ASKWIKI_PUBLIC_QUESTIONS=false`."""
+    _check_public(settings)
     return stored_answer_json(visible_record(store, question_id), answers)
 
 
@@ -140,6 +175,7 @@ def gaps(
 ) -> GapsOut:
     """Knowledge gaps: questions the wiki could not answer (no relevant page, or voted
     down), grouped by similarity, biggest groups first: what editors should write next.
-    Needs the admin token unless ASKWIKI_PUBLIC_GAPS is true; CSV: /api/admin/gaps.csv."""
-    found = find_gaps(store, min_similarity=min_similarity, limit=limit)
+    Needs the admin token unless ASKWIKI_PUBLIC_GAPS is true; CSV: /api/admin/gaps.csv.
+    Personal data in the questions is masked."""
+    found = [public_gap(g) for g in find_gaps(store, min_similarity=min_similarity, limit=limit)]
     return GapsOut(gaps=[gap_out(gap, answers) for gap in found])

@@ -87,7 +87,8 @@ def test_home_streams_the_answer_then_shows_the_question_page(
 def test_ask_form_works_without_javascript(
     live_server: LiveServer, browser: Any, browser_app: AppFactory, screenshot_dir: Path
 ) -> None:
-    base_url = live_server(browser_app(FakeLLM([ANSWER_EN])))
+    # Gaps are editors-only by default (issue 16); this page is the public one.
+    base_url = live_server(browser_app(FakeLLM([ANSWER_EN]), public_gaps=True))
     context = browser.new_context(
         java_script_enabled=False, viewport={"width": 1024, "height": 800}
     )
