@@ -11,6 +11,7 @@ from sqlalchemy import (
     Column,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -44,6 +45,9 @@ questions = Table(
     Column("embedding_model", Text),
     # Insertion order, filled by the database (an identity on PostgreSQL, the rowid on SQLite).
     Column("seq", BigInteger),
+    # The load balancer's id of the ask (``X-Request-ID``), the same on each retry of it.
+    Column("request_id", Text),
+    Index("questions_request_id", "request_id", unique=True),
 )
 
 

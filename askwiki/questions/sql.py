@@ -17,7 +17,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine, RowMapping, bindparam, insert, text
+from sqlalchemy import Engine, Insert, RowMapping, bindparam, insert, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 
 from askwiki.answering.types import Answer
@@ -117,7 +119,8 @@ class SQLQuestionStore:
         embedding: Vector | None,
         embedding_model: str | None,
         error: str | None = None,
-    ) -> None:
+        request_id: str | None = None,
+    ) -> str:
         blob = None if embedding is None else np.asarray(embedding, dtype=np.float32).tobytes()
         row = {
             "id": answer.id,
@@ -139,10 +142,20 @@ class SQLQuestionStore:
             "cached_from": answer.cached_from,
             "embedding": blob,
             "embedding_model": embedding_model if blob is not None else None,
+            "request_id": request_id,
         }
         try:
             with write_transaction(self.engine) as tx:
-                tx.execute(insert(questions), row)
+                # The unique index decides between concurrent attempts of one request: the
+                # loser's insert does nothing (PostgreSQL waits for the winner to commit,
+                # SQLite's writers queue) and it reads the winner's id instead.
+                inserted = tx.execute(self._insert_question().values(row)).first()
+                if inserted is None:
+                    return str(
+                        tx.execute(
+                            select(questions.c.id).where(questions.c.request_id == request_id)
+                        ).scalar_one()
+                    )
                 for table, items in ((sources, answer.sources), (closest_pages, answer.closest)):
                     if items:
                         tx.execute(insert(table), [source_row(answer.id, s) for s in items])
@@ -150,6 +163,16 @@ class SQLQuestionStore:
             raise QuestionLogError(
                 f"Cannot store answer {answer.id} in {self.where}: {exc}"
             ) from exc
+        return answer.id
+
+    def _insert_question(self) -> Insert:
+        """``INSERT … ON CONFLICT (request_id) DO NOTHING RETURNING id`` in the engine's dialect."""
+        dialect_insert = sqlite_insert if self.engine.dialect.name == "sqlite" else pg_insert
+        return (
+            dialect_insert(questions)
+            .on_conflict_do_nothing(index_elements=["request_id"])
+            .returning(questions.c.id)
+        )
 
     def add_feedback(self, question_id: str, vote: Vote, comment: str | None) -> Votes:
         self._question_row(question_id)
@@ -175,6 +198,12 @@ class SQLQuestionStore:
         if not rows:
             raise QuestionNotFoundError(f"No stored question with id {question_id!r}")
         return rows[0]
+
+    def find_request(self, request_id: str) -> QuestionRecord | None:
+        rows = self._rows(
+            "SELECT id FROM questions WHERE request_id = :request_id", {"request_id": request_id}
+        )
+        return self.get(rows[0]["id"]) if rows else None
 
     def get(self, question_id: str) -> QuestionRecord:
         row = self._question_row(question_id)

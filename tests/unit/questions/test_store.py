@@ -205,6 +205,71 @@ def test_many_threads_can_write_and_read_at_once(store: SQLQuestionStore) -> Non
     assert store.search("", 100, 0)[1] == 80
 
 
+def test_a_repeated_request_id_keeps_the_first_answer_and_writes_nothing(
+    store: SQLQuestionStore,
+) -> None:
+    first = store.save(
+        make_answer(id="first"), asked_at="t", embedding=None, embedding_model=None, request_id="r1"
+    )
+    again = store.save(
+        make_answer(id="retry", sources=[]),
+        asked_at="t",
+        embedding=None,
+        embedding_model=None,
+        request_id="r1",
+    )
+
+    assert (first, again) == ("first", "first")
+    with pytest.raises(QuestionNotFoundError):
+        store.get("retry")
+    found = store.find_request("r1")
+    assert found is not None and found.id == "first" and len(found.answer.sources) == 2
+    assert store.find_request("r2") is None
+
+
+def test_asks_without_a_request_id_never_collide(store: SQLQuestionStore) -> None:
+    ids = [
+        store.save(make_answer(id=f"a{n}"), asked_at="t", embedding=None, embedding_model=None)
+        for n in range(3)
+    ]
+
+    assert ids == ["a0", "a1", "a2"]
+    assert store.search("", 10, 0)[1] == 1 and store.popular(1)[0].asks == 3
+
+
+def test_concurrent_attempts_of_one_request_store_one_answer(store: SQLQuestionStore) -> None:
+    returned: list[str] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(8)
+
+    def attempt(n: int) -> None:
+        try:
+            start.wait()
+            returned.append(
+                store.save(
+                    make_answer(id=f"attempt{n}"),
+                    asked_at="t",
+                    embedding=None,
+                    embedding_model=None,
+                    request_id="same-request",
+                )
+            )
+        except BaseException as exc:  # collected for the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=attempt, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    with store.engine.connect() as conn:
+        stored = conn.execute(text("SELECT id FROM questions")).scalars().all()
+        sources_rows = conn.execute(text("SELECT COUNT(*) FROM sources")).scalar()
+    assert len(stored) == 1 and returned == stored * 8 and sources_rows == 2
+
+
 def test_exact_normalised_match_is_found_for_same_index_version(
     store: SQLQuestionStore,
 ) -> None:
