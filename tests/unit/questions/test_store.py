@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import sqlite3
-import threading
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from askwiki.answering.types import Source
 from askwiki.database import current_revision, head_revision
 from askwiki.errors import QuestionLogError, QuestionNotFoundError
 from askwiki.questions import SQLQuestionStore
+from tests.support.threads import run_at_once
 from tests.unit.questions.conftest import make_answer, unit
 
 MODEL = "fake-embedding"
@@ -183,25 +183,15 @@ def test_unknown_id_raises_not_found(store: SQLQuestionStore) -> None:
 
 
 def test_many_threads_can_write_and_read_at_once(store: SQLQuestionStore) -> None:
-    errors: list[BaseException] = []
-
     def work(worker: int) -> None:
-        try:
-            for n in range(10):
-                answer = make_answer(f"Question {worker}-{n}?", id=f"t{worker}-{n}")
-                save(store, answer, unit(worker + 1, n + 1))
-                store.get(answer.id)
-                store.recent(5)
-        except BaseException as exc:  # collected for the assertion below
-            errors.append(exc)
+        for n in range(10):
+            answer = make_answer(f"Question {worker}-{n}?", id=f"t{worker}-{n}")
+            save(store, answer, unit(worker + 1, n + 1))
+            store.get(answer.id)
+            store.recent(5)
 
-    threads = [threading.Thread(target=work, args=(w,)) for w in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_at_once(work, 8)
 
-    assert errors == []
     assert store.search("", 100, 0)[1] == 80
 
 
@@ -238,32 +228,17 @@ def test_asks_without_a_request_id_never_collide(store: SQLQuestionStore) -> Non
 
 
 def test_concurrent_attempts_of_one_request_store_one_answer(store: SQLQuestionStore) -> None:
-    returned: list[str] = []
-    errors: list[BaseException] = []
-    start = threading.Barrier(8)
+    def attempt(n: int) -> str:
+        return store.save(
+            make_answer(id=f"attempt{n}"),
+            asked_at="t",
+            embedding=None,
+            embedding_model=None,
+            request_id="same-request",
+        )
 
-    def attempt(n: int) -> None:
-        try:
-            start.wait()
-            returned.append(
-                store.save(
-                    make_answer(id=f"attempt{n}"),
-                    asked_at="t",
-                    embedding=None,
-                    embedding_model=None,
-                    request_id="same-request",
-                )
-            )
-        except BaseException as exc:  # collected for the assertion below
-            errors.append(exc)
+    returned = run_at_once(attempt, 8)
 
-    threads = [threading.Thread(target=attempt, args=(n,)) for n in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert errors == []
     with store.engine.connect() as conn:
         stored = conn.execute(text("SELECT id FROM questions")).scalars().all()
         sources_rows = conn.execute(text("SELECT COUNT(*) FROM sources")).scalar()
