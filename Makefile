@@ -39,7 +39,7 @@ mediawiki:
 			mediawiki php-sqlite3 php-cli php-mbstring php-intl php-xml >/dev/null; }
 
 # Debian's PostgreSQL, Redis and nginx for the tests of shared state; the tests use the
-# running servers (127.0.0.1:5432 and :6379) or start throwaway ones from these binaries.
+# running PostgreSQL (127.0.0.1:5432) or a throwaway one, and their own redis-server.
 services:
 	@dpkg -s postgresql redis-server nginx-light >/dev/null 2>&1 || { \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

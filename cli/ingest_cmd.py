@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import sys
-from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from askwiki.cli.common import IndexDirOption, IndexOption, JsonOption, build_settings
-from askwiki.cli.output import console, print_json, stage_progress
+from askwiki.cli.index_report import report_table, show_report
+from askwiki.cli.output import console, stage_progress
 from askwiki.embedding.embedder import load_embedder
 from askwiki.ingest.pipeline import IngestReport, run_ingest
 
@@ -45,35 +43,27 @@ def ingest(
         report = run_ingest(
             paths, settings, embedder, prune=prune, rebuild=rebuild, progress=progress
         )
-    if json_output:
-        data = asdict(report)
-        data["chunks_per_second"] = round(report.chunks_per_second, 2)
-        print_json(data)
-    else:
-        _print_report(report)
-    if strict and report.skipped:
-        sys.exit(3)
+    show_report(report, json_output, strict, _print_report)
 
 
 def _print_report(report: IngestReport) -> None:
-    table = Table(
-        title=f"Index '{report.index}' version {report.version or '(none)'}", show_header=False
+    table = report_table(
+        report,
+        (
+            ("new documents", len(report.new)),
+            ("changed documents", len(report.changed)),
+            ("unchanged documents", report.unchanged),
+            ("deleted documents", len(report.deleted)),
+            ("skipped files", len(report.skipped)),
+            ("unsupported files", len(report.unsupported)),
+            ("documents in index", report.documents),
+            ("chunks in index", report.chunks),
+            ("chunks embedded", report.chunks_embedded),
+            ("chunks reused", report.chunks_reused),
+            ("seconds", f"{report.seconds:.2f}"),
+            ("chunks per second", f"{report.chunks_per_second:.1f}"),
+        ),
     )
-    for label, value in (
-        ("new documents", len(report.new)),
-        ("changed documents", len(report.changed)),
-        ("unchanged documents", report.unchanged),
-        ("deleted documents", len(report.deleted)),
-        ("skipped files", len(report.skipped)),
-        ("unsupported files", len(report.unsupported)),
-        ("documents in index", report.documents),
-        ("chunks in index", report.chunks),
-        ("chunks embedded", report.chunks_embedded),
-        ("chunks reused", report.chunks_reused),
-        ("seconds", f"{report.seconds:.2f}"),
-        ("chunks per second", f"{report.chunks_per_second:.1f}"),
-    ):
-        table.add_row(label, str(value))
     console.print(table)
     for item in report.skipped:
         console.print(f"[yellow]skipped[/] {item.source}: {item.reason}", highlight=False)

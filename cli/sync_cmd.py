@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import sys
-from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from askwiki.cli.common import IndexDirOption, IndexOption, JsonOption, build_settings
-from askwiki.cli.output import console, print_json, stage_progress
+from askwiki.cli.index_report import report_table, show_report
+from askwiki.cli.output import console, stage_progress
 from askwiki.embedding.embedder import load_embedder
 from askwiki.ingest.sync import SyncReport, run_sync, select_sources
 
@@ -52,39 +50,33 @@ def sync(
     embedder = load_embedder(settings)
     with stage_progress(not json_output) as progress:
         report = run_sync(configs, settings, embedder, full=full, progress=progress)
-    if json_output:
-        data = asdict(report)
-        data["chunks_per_second"] = round(report.chunks_per_second, 2)
-        print_json(data)
-    else:
-        _print_report(report)
-    if strict and report.skipped:
-        sys.exit(3)
+    show_report(report, json_output, strict, _print_report)
 
 
 def _print_report(report: SyncReport) -> None:
-    table = Table(
-        title=f"Index '{report.index}' version {report.version or '(none)'}", show_header=False
-    )
-    for item in report.sources:
-        mode = "full" if item.full else "changes"
-        table.add_row(
+    sources = [
+        (
             f"source {item.name} ({item.kind})",
-            f"{mode}: {item.fetched} fetched, {item.failed} failed",
+            f"{'full' if item.full else 'changes'}: {item.fetched} fetched, {item.failed} failed",
         )
-    for label, value in (
-        ("new pages", len(report.new)),
-        ("changed pages", len(report.changed)),
-        ("unchanged pages", report.unchanged),
-        ("deleted pages", len(report.deleted)),
-        ("failed pages", len(report.skipped)),
-        ("documents in index", report.documents),
-        ("chunks in index", report.chunks),
-        ("chunks embedded", report.chunks_embedded),
-        ("chunks reused", report.chunks_reused),
-        ("seconds", f"{report.seconds:.2f}"),
-    ):
-        table.add_row(label, str(value))
+        for item in report.sources
+    ]
+    table = report_table(
+        report,
+        [
+            *sources,
+            ("new pages", len(report.new)),
+            ("changed pages", len(report.changed)),
+            ("unchanged pages", report.unchanged),
+            ("deleted pages", len(report.deleted)),
+            ("failed pages", len(report.skipped)),
+            ("documents in index", report.documents),
+            ("chunks in index", report.chunks),
+            ("chunks embedded", report.chunks_embedded),
+            ("chunks reused", report.chunks_reused),
+            ("seconds", f"{report.seconds:.2f}"),
+        ],
+    )
     console.print(table)
     for doc_id in report.changed:
         console.print(f"[cyan]changed[/] {doc_id}", highlight=False)

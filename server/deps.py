@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
+from fastapi.exceptions import RequestValidationError
 
 from askwiki.answering.service import AnswerService
 from askwiki.live_index import LiveIndex
@@ -43,9 +45,32 @@ def _editors(request: Request) -> Editors:
     return editors
 
 
+# nginx's $request_id is 32 hex digits; UUIDs and most tracing ids fit too.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
+def _request_id(x_request_id: Annotated[str | None, Header()] = None) -> str | None:
+    """The load balancer's id of this request, the same on each of its retries."""
+    if x_request_id is None:
+        return None
+    if not _REQUEST_ID.fullmatch(x_request_id):
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("header", "x-request-id"),
+                    "msg": "X-Request-ID must be 1-128 letters, digits or . _ : -",
+                    "type": "value_error",
+                }
+            ]
+        )
+    return x_request_id
+
+
 SettingsDep = Annotated[Settings, Depends(_settings)]
 ServiceDep = Annotated[AnswerService, Depends(_service)]
 LiveIndexDep = Annotated[LiveIndex, Depends(_live_index)]
 AnswersDep = Annotated[QuestionDesk, Depends(_desk)]
 QuestionsDep = Annotated[QuestionStore, Depends(_questions)]
 EditorsDep = Annotated[Editors, Depends(_editors)]
+# Asks that name the same request id are one ask (``QuestionDesk``): retries store nothing new.
+RequestIdDep = Annotated[str | None, Depends(_request_id)]

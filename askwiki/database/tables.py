@@ -11,6 +11,7 @@ from sqlalchemy import (
     Column,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -48,6 +49,9 @@ questions = Table(
     Column("reviewed_by", Text),
     # Insertion order, filled by the database (an identity on PostgreSQL, the rowid on SQLite).
     Column("seq", BigInteger),
+    # The load balancer's id of the ask (``X-Request-ID``), the same on each retry of it.
+    Column("request_id", Text),
+    Index("questions_request_id", "request_id", unique=True),
 )
 
 

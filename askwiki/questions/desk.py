@@ -10,6 +10,11 @@ the answer cannot be completed (LLM failure, missing index, the client going awa
 ask is stored with status ``failed`` and the error, and the exception goes on to the caller.
 What it shows of other readers' asks (related questions, cached answers) is masked
 (``askwiki.questions.public``).
+
+An ask may carry a request id (nginx's ``$request_id``, the same on every retry of one
+request). A retry whose earlier attempt stored its answer gets that answer back, and of
+two attempts answering at once only one is stored: each request is logged exactly once.
+Failed attempts are logged without the id, so the retry that succeeds is the one it names.
 """
 
 from __future__ import annotations
@@ -83,6 +88,7 @@ class _Ask:
     index_version: str | None = None
     sources: list[Source] = field(default_factory=list)
     done: bool = False
+    request_id: str | None = None
 
 
 class QuestionDesk:
@@ -134,8 +140,11 @@ class QuestionDesk:
         top_k: int | None = None,
         *,
         fresh: bool = False,
+        request_id: str | None = None,
     ) -> Answer:
-        return final_answer(self.stream(question, history, top_k, fresh=fresh))
+        return final_answer(
+            self.stream(question, history, top_k, fresh=fresh, request_id=request_id)
+        )
 
     def stream(
         self,
@@ -144,16 +153,25 @@ class QuestionDesk:
         top_k: int | None = None,
         *,
         fresh: bool = False,
+        request_id: str | None = None,
     ) -> Generator[AnswerEvent, None, None]:
-        """Events of one answer, cached or new; raises what the service raises, after logging."""
+        """Events of one answer, cached or new; raises what the service raises, after logging.
+
+        ``request_id`` names the request across retries (see the module's docstring).
+        """
         ask = _Ask(
             question,
             datetime.now(UTC).isoformat(timespec="seconds"),
             time.perf_counter(),
             self.today(),
+            request_id=request_id,
         )
         events: Iterator[AnswerEvent] | None = None
         try:
+            earlier = self._earlier_attempt(ask)
+            if earlier is not None:
+                yield from self._repeat(earlier, ask)
+                return
             retriever = self.live_index.retriever()
             ask.vector = self.embedder.embed_queries([question])[0]
             ask.index_version = retriever.index.version
@@ -211,6 +229,31 @@ class QuestionDesk:
         return self._related(record.embedding, exclude, record.normalized)
 
     # -- internals ---------------------------------------------------------------------
+
+    def _earlier_attempt(self, ask: _Ask) -> QuestionRecord | None:
+        """The answer an earlier attempt of this request stored, if it asked the same."""
+        if ask.request_id is None:
+            return None
+        earlier = self.store.find_request(ask.request_id)
+        if earlier is not None and earlier.answer.question != ask.question:
+            # A client reusing an id for another question: answer that question anew.
+            logger.warning(
+                "Request id %r came with another question; answering it without the id",
+                ask.request_id,
+            )
+            ask.request_id = None
+            return None
+        return earlier
+
+    def _repeat(self, earlier: QuestionRecord, ask: _Ask) -> Iterator[AnswerEvent]:
+        """The stored answer of a retried request, as it was sent the first time."""
+        answer = earlier.answer
+        logger.info("Request %s retried: answer %s sent again", ask.request_id, answer.id)
+        yield SourcesEvent(answer.sources)
+        yield TokenEvent(answer.answer)
+        answer.related = self.related_to(earlier)
+        ask.done = True
+        yield DoneEvent(answer)
 
     def _cached(self, ask: _Ask) -> QuestionRecord | None:
         if ask.index_version is None:
@@ -291,12 +334,18 @@ class QuestionDesk:
         if answer.standalone_question:
             vector = self.embedder.embed_queries([answer.standalone_question])[0]
         try:
-            self.store.save(
+            stored_id = self.store.save(
                 answer,
                 asked_at=ask.asked_at,
                 embedding=vector,
                 embedding_model=self.embedding_model,
+                request_id=ask.request_id,
             )
+            if stored_id != answer.id:
+                # Another attempt of this request stored its answer first: that one is it.
+                logger.info("Request %s already answered as %s", ask.request_id, stored_id)
+                earlier = self.store.get(stored_id)
+                answer, vector = earlier.answer, earlier.embedding
         except AskwikiError as exc:
             # Losing the log entry is better than losing the reader's answer.
             logger.error("Answer %s not logged: %s", answer.id, exc)

@@ -15,7 +15,9 @@ import logging
 from typing import Any
 
 import numpy as np
-from sqlalchemy import insert, text
+from sqlalchemy import Insert, insert, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 
 from askwiki.answering.types import Answer
@@ -75,7 +77,8 @@ class SQLQuestionStore(EditorQueries):
         embedding: Vector | None,
         embedding_model: str | None,
         error: str | None = None,
-    ) -> None:
+        request_id: str | None = None,
+    ) -> str:
         blob = None if embedding is None else np.asarray(embedding, dtype=np.float32).tobytes()
         row = {
             "id": answer.id,
@@ -98,6 +101,7 @@ class SQLQuestionStore(EditorQueries):
             "embedding": blob,
             "embedding_model": embedding_model if blob is not None else None,
             "reviewed_by": answer.reviewed_by,
+            "request_id": request_id,
         }
         try:
             with write_transaction(self.engine) as tx:
@@ -111,7 +115,16 @@ class SQLQuestionStore(EditorQueries):
                     ).first()
                     is not None
                 )
-                tx.execute(insert(questions), row)
+                inserted = tx.execute(self._insert_question().values(row)).first()
+                if inserted is None:
+                    # The unique request id decides between concurrent attempts of one request:
+                    # the loser's insert does nothing (PostgreSQL waits for the winner to
+                    # commit, SQLite's writers queue) and it reads the winner's id instead.
+                    return str(
+                        tx.execute(
+                            select(questions.c.id).where(questions.c.request_id == request_id)
+                        ).scalar_one()
+                    )
                 for table, items in ((sources, answer.sources), (closest_pages, answer.closest)):
                     if items:
                         tx.execute(insert(table), [source_row(answer.id, s) for s in items])
@@ -119,6 +132,16 @@ class SQLQuestionStore(EditorQueries):
             raise QuestionLogError(
                 f"Cannot store answer {answer.id} in {self.where}: {exc}"
             ) from exc
+        return answer.id
+
+    def _insert_question(self) -> Insert:
+        """``INSERT … ON CONFLICT (request_id) DO NOTHING RETURNING id`` in the engine's dialect."""
+        dialect_insert = sqlite_insert if self.engine.dialect.name == "sqlite" else pg_insert
+        return (
+            dialect_insert(questions)
+            .on_conflict_do_nothing(index_elements=["request_id"])
+            .returning(questions.c.id)
+        )
 
     def add_feedback(self, question_id: str, vote: Vote, comment: str | None) -> Votes:
         self._question_row(question_id)
@@ -138,6 +161,13 @@ class SQLQuestionStore(EditorQueries):
         return self._votes(question_id)
 
     # -- reading -----------------------------------------------------------------------
+
+    def find_request(self, request_id: str) -> QuestionRecord | None:
+        rows = self._rows(
+            "SELECT id FROM questions WHERE request_id = :request_id", {"request_id": request_id}
+        )
+        return self.get(rows[0]["id"]) if rows else None
+
     def get(self, question_id: str) -> QuestionRecord:
         row = self._question_row(question_id)
         found = {

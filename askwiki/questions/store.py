@@ -142,8 +142,18 @@ class QuestionStore(Protocol):
         embedding: Vector | None,
         embedding_model: str | None,
         error: str | None = None,
-    ) -> None:
-        """Store one answer (sources included) atomically; ``answer.status`` may be 'failed'."""
+        request_id: str | None = None,
+    ) -> str:
+        """Store one answer (sources included) atomically; ``answer.status`` may be 'failed'.
+
+        Returns the id of the answer stored for ``request_id``: ``answer.id``, or, when an
+        earlier attempt of the same request stored one already, that answer's id (and
+        nothing is written). Of two concurrent attempts exactly one is stored.
+        """
+        ...
+
+    def find_request(self, request_id: str) -> QuestionRecord | None:
+        """The answer an earlier attempt of this request stored, if any."""
         ...
 
     def get(self, question_id: str) -> QuestionRecord:

@@ -53,6 +53,31 @@ def new_job_id() -> str:
     return secrets.token_hex(8)
 
 
+def job_outcome(job: Job, work: Callable[[], object]) -> dict[str, Any]:
+    """Runs ``work``; the job's final fields: succeeded with its report, or failed with why.
+
+    Never raises: the worker thread that runs jobs must survive any of them.
+    """
+    try:
+        return {"status": "succeeded", "report": work()}
+    except AskwikiError as exc:
+        logger.error("Job %s failed: %s", job.id, exc)
+        return {"status": "failed", "error": str(exc)}
+    except Exception as exc:
+        logger.exception("Job %s failed unexpectedly", job.id)
+        return {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+
+
+def run_after_job(hook: Callable[[], object] | None, job: Job) -> None:
+    """The runner's after-job hook (the server refreshes its index), which must not kill it."""
+    if hook is None:
+        return
+    try:
+        hook()
+    except Exception:
+        logger.exception("After-job hook failed for job %s", job.id)
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
@@ -148,21 +173,9 @@ class JobRunner:
             job, work = item
             self._update(job, status="running", started_at=_now())
             logger.info("Running %s job %s", job.kind, job.id)
-            outcome: dict[str, Any]
-            try:
-                outcome = {"status": "succeeded", "report": work()}
-            except AskwikiError as exc:
-                logger.error("Job %s failed: %s", job.id, exc)
-                outcome = {"status": "failed", "error": str(exc)}
-            except Exception as exc:  # the worker thread must survive any job
-                logger.exception("Job %s failed unexpectedly", job.id)
-                outcome = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+            outcome = job_outcome(job, work)
             # The hook runs first: whoever sees the job finished also sees its result served.
-            if self._after_each is not None:
-                try:
-                    self._after_each()
-                except Exception:
-                    logger.exception("After-job hook failed for job %s", job.id)
+            run_after_job(self._after_each, job)
             self._update(job, finished_at=_now(), **outcome)
             if outcome["status"] == "succeeded":
                 logger.info("Job %s succeeded", job.id)

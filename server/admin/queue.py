@@ -27,7 +27,7 @@ from sqlalchemy.engine import RowMapping
 
 from askwiki.database import write_transaction
 from askwiki.database.tables import admin_jobs
-from askwiki.errors import AskwikiError, JobNotFoundError
+from askwiki.errors import JobNotFoundError
 from askwiki.server.admin.jobs import (
     INTERRUPTED,
     JOB_THREAD,
@@ -35,7 +35,9 @@ from askwiki.server.admin.jobs import (
     JobKind,
     JobWork,
     _now,
+    job_outcome,
     new_job_id,
+    run_after_job,
     wait_for_job,
 )
 
@@ -206,25 +208,10 @@ class DatabaseJobRunner:
         beating = threading.Event()
         beat = threading.Thread(target=self._heartbeat, args=(job.id, beating), daemon=True)
         beat.start()
-        outcome: dict[str, Any]
-        try:
-            outcome = {
-                "status": "succeeded",
-                "report": json.dumps(self._dispatch(job), ensure_ascii=False),
-            }
-        except AskwikiError as exc:
-            logger.error("Job %s failed: %s", job.id, exc)
-            outcome = {"status": "failed", "error": str(exc)}
-        except Exception as exc:  # the worker thread must survive any job
-            logger.exception("Job %s failed unexpectedly", job.id)
-            outcome = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+        outcome = job_outcome(job, lambda: json.dumps(self._dispatch(job), ensure_ascii=False))
         beating.set()
         beat.join()
-        if self._after_each is not None:
-            try:
-                self._after_each()
-            except Exception:
-                logger.exception("After-job hook failed for job %s", job.id)
+        run_after_job(self._after_each, job)
         with write_transaction(self.engine) as tx:
             tx.execute(
                 update(admin_jobs)

@@ -21,7 +21,7 @@ from askwiki.answering.types import (
 )
 from askwiki.errors import AskwikiError
 from askwiki.llm.base import ChatMessage
-from askwiki.server.deps import AnswersDep, SettingsDep
+from askwiki.server.deps import AnswersDep, RequestIdDep, SettingsDep
 from askwiki.server.errors import error_body
 from askwiki.server.schemas import AnswerOut, AskRequest, ErrorOut
 from askwiki.server.sse import SSE_HEADERS, sse_event
@@ -80,6 +80,7 @@ def ask(
     request: AskRequest,
     answers: AnswersDep,
     settings: SettingsDep,
+    request_id: RequestIdDep,
     accept: Annotated[str | None, Header()] = None,
 ) -> object:
     """Answer a question from the wiki with numbered citations.
@@ -92,11 +93,20 @@ def ask(
     returns that answer at once (`cached: true`, `cached_from`, its `created_at`);
     `"fresh": true` forces a new answer. Every answer, and every failure, is stored and
     gets a page at `/q/{id}`; `related` lists other people's questions.
+
+    An `X-Request-ID` header (nginx sets one) makes retries safe: a request whose answer
+    is already stored gets that answer again, and is stored only once.
     """
     check_question(request.question, settings.max_question_chars)
     history = [ChatMessage(turn.role, turn.content) for turn in request.history]
     streaming = request.stream or "text/event-stream" in (accept or "")
-    events = answers.stream(request.question.strip(), history, request.top_k, fresh=request.fresh)
+    events = answers.stream(
+        request.question.strip(),
+        history,
+        request.top_k,
+        fresh=request.fresh,
+        request_id=request_id,
+    )
     if not streaming:
         return answer_json(final_answer(events))
     # Pull the first event before answering 200, so a dead LLM or missing index is a 503.

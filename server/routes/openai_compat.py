@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 from askwiki.answering.types import Answer, AnswerEvent, DoneEvent, TokenEvent, final_answer
 from askwiki.errors import AskwikiError
 from askwiki.llm.base import ChatMessage
-from askwiki.server.deps import AnswersDep, SettingsDep
+from askwiki.server.deps import AnswersDep, RequestIdDep, SettingsDep
 from askwiki.server.errors import error_body
 from askwiki.server.routes.ask import check_question
 from askwiki.server.sse import SSE_HEADERS, sse_data
@@ -115,12 +115,18 @@ def _completion(answer: Answer) -> dict[str, object]:
 
 @router.post("/v1/chat/completions")
 def chat_completions(
-    request: ChatCompletionRequest, answers: AnswersDep, settings: SettingsDep
+    request: ChatCompletionRequest,
+    answers: AnswersDep,
+    settings: SettingsDep,
+    request_id: RequestIdDep,
 ) -> object:
-    """OpenAI-compatible chat completion answered from the wiki, with sources attached."""
+    """OpenAI-compatible chat completion answered from the wiki, with sources attached.
+
+    Like `/api/ask`, a repeated `X-Request-ID` gets the answer stored the first time.
+    """
     question, history = _split(request)
     check_question(question, settings.max_question_chars)
-    events = answers.stream(question.strip(), history)
+    events = answers.stream(question.strip(), history, request_id=request_id)
     if not request.stream:
         return _completion(final_answer(events))
     first = next(events)

@@ -36,7 +36,7 @@ from askwiki.questions.editors import visible_record
 from askwiki.questions.public import public_gap, public_record, public_summary
 from askwiki.questions.text import answer_snippet, question_path
 from askwiki.server.admin.routes import require_gaps_access
-from askwiki.server.deps import AnswersDep, QuestionsDep, SettingsDep
+from askwiki.server.deps import AnswersDep, QuestionsDep, RequestIdDep, SettingsDep
 from askwiki.server.i18n import pick_language, translator
 from askwiki.server.render import render_answer, safe_url, section_tail, short_date
 from askwiki.text import Language
@@ -147,6 +147,7 @@ def _answer_and_redirect(
     parent: str | None,
     lang: str | None,
     fresh: bool,
+    request_id: str | None,
 ) -> Response:
     question = question.strip()
     language = pick_language(lang, None, _accepts(request))
@@ -168,7 +169,7 @@ def _answer_and_redirect(
             # Unknown or hidden: a hidden question's text must not leak into a new answer.
             logger.info("Follow-up names unknown question %s; asking without history", parent)
     try:
-        answer = answers.ask(question, history, fresh=fresh)
+        answer = answers.ask(question, history, fresh=fresh, request_id=request_id)
     except AskwikiError as exc:
         # The failure is already in the question log; the reader gets a page, not JSON.
         logger.warning("Form ask failed: %s", exc)
@@ -209,13 +210,16 @@ def ask_form(
     answers: AnswersDep,
     store: QuestionsDep,
     settings: SettingsDep,
+    request_id: RequestIdDep,
     question: Annotated[str, Form()] = "",
     parent: Annotated[str | None, Form()] = None,
     lang: Annotated[str | None, Form()] = None,
     fresh: Annotated[bool, Form()] = False,
 ) -> Response:
     """The ask box without JavaScript: answer, then redirect to the question's page."""
-    return _answer_and_redirect(request, answers, store, settings, question, parent, lang, fresh)
+    return _answer_and_redirect(
+        request, answers, store, settings, question, parent, lang, fresh, request_id
+    )
 
 
 @router.get("/ask")
@@ -224,11 +228,14 @@ def ask_link(
     answers: AnswersDep,
     store: QuestionsDep,
     settings: SettingsDep,
+    request_id: RequestIdDep,
     question: Annotated[str, Query(alias="q")] = "",
     lang: LangQuery = None,
 ) -> Response:
     """``/ask?q=...``: a link that asks a question and lands on its page."""
-    return _answer_and_redirect(request, answers, store, settings, question, None, lang, False)
+    return _answer_and_redirect(
+        request, answers, store, settings, question, None, lang, False, request_id
+    )
 
 
 def _question_context(

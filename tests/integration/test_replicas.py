@@ -4,6 +4,8 @@
 are published, one replica is killed with SIGKILL and restarted, and Redis restarts.
 The replicas are askwiki's app (``create_app``) in their own processes with the fake
 embedder and an LLM that takes ~0.5 s per answer (``tests.support.fake_server``).
+A replica killed after storing an answer but before sending it makes nginx retry the ask
+on another replica under the same ``X-Request-ID``, so it is still stored exactly once.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import time
 from collections import Counter
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -109,13 +112,6 @@ def _publish(settings: Settings, wiki: Path, n: int, ports: list[int]) -> float:
     return time.monotonic() - published if not pending else float("inf")
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="Known gap: a SIGKILL between storing an answer and sending it makes nginx retry "
-    "the ask (non_idempotent) on another replica, which stores it a second time (seen for 1 "
-    "of 512 asks in 1 of 2 runs). Fix: forward nginx's $request_id (kept across retries) "
-    "and make QuestionDesk idempotent on it.",
-)
 def test_three_replicas_behind_nginx_lose_no_request(
     tmp_path: Path, postgres_url: str, redis_server: RedisServer
 ) -> None:
@@ -214,3 +210,58 @@ def test_three_replicas_behind_nginx_lose_no_request(
     assert {q: stored[q] for q in answered_questions} == {q: 1 for q in answered_questions}
     assert {row_id for row_id, _, _ in rows} >= {answer_id for answer_id, _ in load.answered}
     print(f"requests {dict(load.requests)}; version switch seconds {switch_s}")
+
+
+class _Upstream(ThreadingHTTPServer):
+    """A stand-in replica that records the ``X-Request-ID`` of every POST it reads."""
+
+    def __init__(self, answers: bool) -> None:
+        self.answers = answers
+        self.seen: list[str] = []
+        super().__init__(("127.0.0.1", 0), _RecordingHandler)
+
+
+class _RecordingHandler(BaseHTTPRequestHandler):
+    server: _Upstream
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.server.seen.append(self.headers.get("X-Request-ID", ""))
+        if not self.server.answers:
+            # Dies after reading (and, were it askwiki, storing) the ask: no response.
+            self.close_connection = True
+            return
+        body = b'{"ok": true}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_nginx_retries_an_ask_on_another_replica_under_the_same_request_id(
+    tmp_path: Path,
+) -> None:
+    dying, answering = _Upstream(answers=False), _Upstream(answers=True)
+    with ExitStack() as stack:
+        for upstream in (dying, answering):
+            stack.enter_context(upstream)
+            threading.Thread(target=upstream.serve_forever, daemon=True).start()
+            stack.callback(upstream.shutdown)
+        ports = [dying.server_address[1], answering.server_address[1]]
+        base = stack.enter_context(nginx(tmp_path / "nginx", free_port(), ports))
+        statuses = [
+            httpx.post(f"{base}/api/ask", json={"question": "LoRA?"}, timeout=10).status_code
+            for _ in range(4)
+        ]
+
+    assert statuses == [200] * 4
+    assert dying.seen, "nginx never tried the dying replica"
+    assert all(len(request_id) == 32 for request_id in answering.seen)
+    # Every ask the dying replica read reached the next one with the same id ...
+    assert set(dying.seen) <= set(answering.seen)
+    # ... and each client request has an id of its own.
+    assert len(set(answering.seen)) == 4

@@ -1,10 +1,12 @@
 """Real PostgreSQL and Redis for the tests: the machine's own, or throwaway ones.
 
 On this project's machines PostgreSQL (127.0.0.1:5432, trust auth, database ``test``)
-and Redis (127.0.0.1:6379) are running and are used; elsewhere the tests start their
-own from the installed Debian binaries (``make test`` installs them): a PostgreSQL
-cluster through pytest-postgresql, a ``redis-server`` on a free port. Each test gets a
-schema (PostgreSQL) or a key prefix (Redis) of its own and drops it afterwards.
+is running and is used; elsewhere (or with ``TEST_POSTGRES_URL`` pointing at a port
+nothing listens on) the tests start a throwaway cluster from the installed Debian
+binaries (``make test`` installs them) in a temporary folder, as the ``postgres`` user
+when run as root, since initdb refuses root. Redis is always a ``redis-server`` of the
+test's own on a free port, which tests may stop and start. Each test gets a schema
+(PostgreSQL) of its own and drops it afterwards.
 """
 
 from __future__ import annotations
@@ -14,18 +16,20 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 def free_port() -> int:
@@ -35,8 +39,6 @@ def free_port() -> int:
 
 
 def reachable(url: str) -> bool:
-    from sqlalchemy.engine import make_url
-
     parsed = make_url(url)
     try:
         with socket.create_connection((parsed.host or "127.0.0.1", parsed.port or 5432), 1):
@@ -45,44 +47,78 @@ def reachable(url: str) -> bool:
         return False
 
 
-def _pg_ctl() -> str:
-    found = shutil.which("pg_ctl") or next(
-        iter(sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), reverse=True)), None
+def _pg_bin(tool: str) -> str:
+    found = shutil.which(tool) or next(
+        iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{tool}"), reverse=True)), None
     )
     if found is None:
-        pytest.skip("no PostgreSQL server and no pg_ctl; apt-get install postgresql (make test)")
+        pytest.skip(f"no PostgreSQL server and no {tool}; apt-get install postgresql (make test)")
     return found
 
 
-@pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """URL of a PostgreSQL server: the machine's, or a throwaway cluster."""
-    if reachable(POSTGRES_URL):
-        yield POSTGRES_URL
-        return
-    from pytest_postgresql.executors import PostgreSQLExecutor
+def _as_cluster_owner() -> list[str]:
+    """The command prefix that runs PostgreSQL's tools as a user they accept (not root)."""
+    if os.geteuid() != 0:
+        return []
+    runuser = shutil.which("runuser")
+    if runuser is None:
+        pytest.skip("running as root without runuser: cannot start a throwaway PostgreSQL")
+    return [runuser, "-u", "postgres", "--"]
 
-    port = free_port()
-    executor = PostgreSQLExecutor(
-        executable=_pg_ctl(),
-        host="127.0.0.1",
-        port=port,
-        user="postgres",
-        startparams="-w",
-        logfile=str(tmp_path_factory.mktemp("pglog") / "postgresql.log"),
-        dbname="test",
-        datadir=str(tmp_path_factory.mktemp("pgdata")),
-        unixsocketdir=str(tmp_path_factory.mktemp("pgsock")),
-        postgres_options="",
+
+@contextmanager
+def throwaway_postgres(port: int) -> Iterator[str]:
+    """A fresh PostgreSQL cluster on 127.0.0.1:``port`` with a database ``test``; its URL."""
+    owner = _as_cluster_owner()
+    # Not under pytest's tmp_path: as root that folder is closed to the postgres user.
+    workdir = Path(tempfile.mkdtemp(prefix="askwiki-pg-"))
+    if owner:
+        shutil.chown(workdir, "postgres", "postgres")
+    data = workdir / "data"
+    pg_ctl = [*owner, _pg_bin("pg_ctl")]
+    subprocess.run(
+        [
+            *owner,
+            _pg_bin("initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+        ],
+        check=True,
+        capture_output=True,
     )
-    with executor:
-        executor.wait_for_postgres()
+    options = f"-p {port} -k {workdir} -c listen_addresses=127.0.0.1 -c fsync=off"
+    subprocess.run(
+        [*pg_ctl, "start", "-w", "-D", str(data), "-l", str(workdir / "log"), "-o", options],
+        check=True,
+        capture_output=True,
+    )
+    try:
         url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
         engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("CREATE DATABASE test"))
         engine.dispose()
         yield f"postgresql://postgres@127.0.0.1:{port}/test"
+    finally:
+        subprocess.run([*pg_ctl, "stop", "-D", str(data), "-m", "immediate"], capture_output=True)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """URL of a PostgreSQL server: the machine's, or a throwaway cluster."""
+    if reachable(POSTGRES_URL):
+        yield POSTGRES_URL
+        return
+    # The port the URL named (so TEST_POSTGRES_URL can pick it), else a free one.
+    port = make_url(POSTGRES_URL).port or free_port()
+    with throwaway_postgres(port) as url:
+        yield url
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from dataclasses import asdict
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from askwiki.database import current_revision, head_revision, open_engine, upgra
 from askwiki.database.tables import metadata
 from askwiki.errors import ConfigError, QuestionLogError
 from askwiki.questions import SQLQuestionStore
+from tests.support.threads import run_at_once
 from tests.unit.questions.conftest import make_answer, unit
 
 
@@ -31,22 +31,10 @@ def test_tables_module_matches_what_the_migrations_build(database_url: str) -> N
 
 def test_replicas_starting_together_migrate_once(database_url: str) -> None:
     engines = [open_engine(database_url) for _ in range(4)]
-    reached: list[str] = []
-    errors: list[BaseException] = []
 
-    def start(index: int) -> None:
-        try:
-            reached.append(upgrade(engines[index]))
-        except BaseException as exc:  # collected for the assertion below
-            errors.append(exc)
+    reached = run_at_once(lambda n: upgrade(engines[n]), 4)
 
-    threads = [threading.Thread(target=start, args=(i,)) for i in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert errors == [] and reached == [head_revision()] * 4
+    assert reached == [head_revision()] * 4
     with engines[0].connect() as conn:
         assert conn.execute(text("SELECT COUNT(*) FROM alembic_version")).scalar() == 1
     for engine in engines:

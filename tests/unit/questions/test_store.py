@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import sqlite3
-import threading
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from askwiki.answering.types import Source
 from askwiki.database import current_revision, head_revision
 from askwiki.errors import QuestionLogError, QuestionNotFoundError
 from askwiki.questions import SQLQuestionStore
+from tests.support.threads import run_at_once
 from tests.unit.questions.conftest import make_answer, unit
 
 MODEL = "fake-embedding"
@@ -183,26 +183,66 @@ def test_unknown_id_raises_not_found(store: SQLQuestionStore) -> None:
 
 
 def test_many_threads_can_write_and_read_at_once(store: SQLQuestionStore) -> None:
-    errors: list[BaseException] = []
-
     def work(worker: int) -> None:
-        try:
-            for n in range(10):
-                answer = make_answer(f"Question {worker}-{n}?", id=f"t{worker}-{n}")
-                save(store, answer, unit(worker + 1, n + 1))
-                store.get(answer.id)
-                store.recent(5)
-        except BaseException as exc:  # collected for the assertion below
-            errors.append(exc)
+        for n in range(10):
+            answer = make_answer(f"Question {worker}-{n}?", id=f"t{worker}-{n}")
+            save(store, answer, unit(worker + 1, n + 1))
+            store.get(answer.id)
+            store.recent(5)
 
-    threads = [threading.Thread(target=work, args=(w,)) for w in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_at_once(work, 8)
 
-    assert errors == []
     assert store.search("", 100, 0)[1] == 80
+
+
+def test_a_repeated_request_id_keeps_the_first_answer_and_writes_nothing(
+    store: SQLQuestionStore,
+) -> None:
+    first = store.save(
+        make_answer(id="first"), asked_at="t", embedding=None, embedding_model=None, request_id="r1"
+    )
+    again = store.save(
+        make_answer(id="retry", sources=[]),
+        asked_at="t",
+        embedding=None,
+        embedding_model=None,
+        request_id="r1",
+    )
+
+    assert (first, again) == ("first", "first")
+    with pytest.raises(QuestionNotFoundError):
+        store.get("retry")
+    found = store.find_request("r1")
+    assert found is not None and found.id == "first" and len(found.answer.sources) == 2
+    assert store.find_request("r2") is None
+
+
+def test_asks_without_a_request_id_never_collide(store: SQLQuestionStore) -> None:
+    ids = [
+        store.save(make_answer(id=f"a{n}"), asked_at="t", embedding=None, embedding_model=None)
+        for n in range(3)
+    ]
+
+    assert ids == ["a0", "a1", "a2"]
+    assert store.search("", 10, 0)[1] == 1 and store.popular(1)[0].asks == 3
+
+
+def test_concurrent_attempts_of_one_request_store_one_answer(store: SQLQuestionStore) -> None:
+    def attempt(n: int) -> str:
+        return store.save(
+            make_answer(id=f"attempt{n}"),
+            asked_at="t",
+            embedding=None,
+            embedding_model=None,
+            request_id="same-request",
+        )
+
+    returned = run_at_once(attempt, 8)
+
+    with store.engine.connect() as conn:
+        stored = conn.execute(text("SELECT id FROM questions")).scalars().all()
+        sources_rows = conn.execute(text("SELECT COUNT(*) FROM sources")).scalar()
+    assert len(stored) == 1 and returned == stored * 8 and sources_rows == 2
 
 
 def test_exact_normalised_match_is_found_for_same_index_version(
