@@ -1,9 +1,13 @@
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 
 from askwiki.embedding.dtype import DtypeSetting, EmbeddingDtype, cpu_flags, resolve_dtype
+from askwiki.embedding.embedder import Embedder
 from askwiki.settings import Settings
+from askwiki.testing.fake_embedder import FakeSentenceModel
 
 EPYC_AVX2 = "processor\t: 0\nflags\t\t: fpu sse2 avx avx2 fma\n"
 SAPPHIRE_RAPIDS = "flags\t\t: avx2 avx512f avx512_bf16 avx512_vnni amx_tile amx_bf16 amx_int8\n"
@@ -59,3 +63,19 @@ def test_auto_reads_the_real_cpu_when_no_flags_are_given(tmp_path: Path) -> None
 def test_dtype_setting_rejects_other_values() -> None:
     with pytest.raises(ValueError, match="embedding_dtype"):
         Settings(embedding_dtype="float16")  # type: ignore[arg-type]
+
+
+class OffNormModel(FakeSentenceModel):
+    """Vectors as a bfloat16 model returns them: normalised, then rounded to 8 bits."""
+
+    def encode(self, texts: list[str], prompt: str | None = None, **kwargs: Any) -> np.ndarray:
+        vectors = super().encode(texts, prompt, **kwargs)
+        return (vectors * 1.004).astype(np.float64)
+
+
+def test_bfloat16_vectors_are_stored_as_unit_float32() -> None:
+    embedder = Embedder("fake-embedding", OffNormModel(), dtype="bfloat16")
+    vectors = embedder.embed_passages(["alpha", "beta"])
+    assert vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-6)
+    assert embedder.info.dtype == "bfloat16"
