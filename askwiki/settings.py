@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     # Embedding
     embedding_model: str = DEFAULT_EMBEDDING_MODEL
     embedding_batch_size: int = Field(32, ge=1, le=1024)
+    embedding_dtype: Literal["auto", "float32", "bfloat16"] = "auto"
     hf_offline: bool = True
 
     # Ingestion

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import sys
 from dataclasses import asdict
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from askwiki.answering.service import AnswerService
-from askwiki.answering.types import Answer, DoneEvent, TokenEvent
 from askwiki.cli.common import IndexDirOption, IndexOption, JsonOption, build_settings
 from askwiki.cli.output import console, print_json
-from askwiki.embedding.embedder import load_embedder
-from askwiki.live_index import LiveIndex
-from askwiki.llm.factory import create_backend
-from askwiki.retrieval import retrieval_options
+
+if TYPE_CHECKING:
+    from askwiki.answering.types import Answer
 
 
 def ask(
@@ -26,6 +23,15 @@ def ask(
     json_output: JsonOption = False,
 ) -> None:
     """Answer a question from the wiki; the model's text streams, then the verified answer."""
+    # Imported here: every other command (an unchanged `askwiki ingest` above all) would
+    # otherwise pay for the answering stack at start.
+    from askwiki.answering.service import AnswerService
+    from askwiki.answering.types import DoneEvent, TokenEvent
+    from askwiki.embedding.embedder import load_embedder
+    from askwiki.live_index import LiveIndex
+    from askwiki.llm.factory import create_backend
+    from askwiki.retrieval import retrieval_options
+
     settings = build_settings(index=index, index_dir=index_dir)
     embedder = load_embedder(settings)
     live = LiveIndex(settings.index_path, embedder, retrieval_options(settings))

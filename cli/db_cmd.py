@@ -8,10 +8,6 @@ import typer
 
 from askwiki.cli.common import build_settings
 from askwiki.cli.output import console
-from askwiki.database import open_engine, upgrade
-from askwiki.database.copy import copy_question_log
-from askwiki.questions import open_question_store
-from askwiki.questions.retention import purge_expired
 
 app = typer.Typer(help="The shared database (ASKWIKI_DATABASE_URL).", no_args_is_help=True)
 
@@ -26,6 +22,9 @@ UrlOption = Annotated[
 @app.command("upgrade")
 def upgrade_command(url: UrlOption = None) -> None:
     """Apply the missing migrations (the server also does it at start, under a lock)."""
+    # Imported here, like every heavy import of the CLI: alembic costs other commands ~0.5 s.
+    from askwiki.database import open_engine, upgrade
+
     target = url or build_settings().database_url_or_default
     engine = open_engine(target)
     try:
@@ -41,6 +40,9 @@ def copy_command(
     source: UrlOption = None,
 ) -> None:
     """Copy the whole question log (answers, sources, feedback) into an empty database."""
+    from askwiki.database import open_engine
+    from askwiki.database.copy import copy_question_log
+
     origin = open_engine(source or build_settings().database_url_or_default)
     target = open_engine(to)
     try:
@@ -71,6 +73,9 @@ def purge_command(
             "no retention period: pass --days N or set ASKWIKI_QUESTION_RETENTION_DAYS",
             param_hint="--days",
         )
+    from askwiki.questions import open_question_store
+    from askwiki.questions.retention import purge_expired
+
     store = open_question_store(settings)
     try:
         deleted = purge_expired(store, keep)

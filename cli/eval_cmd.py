@@ -7,19 +7,16 @@ import sys
 from dataclasses import asdict
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from askwiki.answering.service import AnswerService
 from askwiki.cli.common import IndexDirOption, IndexOption, JsonOption, build_settings
 from askwiki.cli.output import console, fail, print_json, stage_progress
-from askwiki.embedding.embedder import load_embedder
-from askwiki.evaluation import EvalReport, EvalRunner, load_questions
-from askwiki.live_index import LiveIndex
-from askwiki.llm.factory import create_backend
-from askwiki.retrieval import retrieval_options
+
+if TYPE_CHECKING:
+    from askwiki.evaluation import EvalReport
 
 
 def eval_command(
@@ -56,6 +53,13 @@ def eval_command(
 
     Exits 1 when a line cannot be read or a question fails, never because of low scores.
     """
+    from askwiki.answering.service import AnswerService
+    from askwiki.embedding.embedder import load_embedder
+    from askwiki.evaluation import EvalRunner, load_questions
+    from askwiki.live_index import LiveIndex
+    from askwiki.llm.factory import create_backend
+    from askwiki.retrieval import retrieval_options
+
     settings = build_settings(index=index, index_dir=index_dir)
     questions, bad_lines = load_questions(questions_file)
     questions = questions[:limit] if limit else questions

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,10 +13,12 @@ import numpy as np
 from askwiki.documents import Chunk, Document, SkippedFile
 from askwiki.embedding.embedder import Embedder
 from askwiki.errors import IndexWriteError
+from askwiki.ingest.background import in_background
 from askwiki.ingest.loaders import LoaderOptions, SourceFile, discover, load
 from askwiki.ingest.rollout import announce_published
 from askwiki.ingest.splitter import Splitter
 from askwiki.settings import Settings
+from askwiki.store.docstore import StoredDocument
 from askwiki.store.manifest import ChunkingInfo
 from askwiki.store.writer import IndexWriter
 
@@ -24,7 +26,7 @@ logger = logging.getLogger(__name__)
 
 # (stage, done, total): the CLI turns this into a progress bar.
 ProgressCallback = Callable[[str, int, int], None]
-EMBED_GROUP = 256
+EMBED_GROUP = 512
 
 
 @dataclass
@@ -63,24 +65,31 @@ def run_ingest(
 
     ``prune`` (default: on when a folder is given) deletes indexed documents that came
     from the given folders or files but are gone now. Bad files are skipped and reported.
+    Files are loaded, compared and split in a background thread while the changed ones
+    are embedded; an unchanged wiki is compared without loading the model's weights.
     """
     started = time.perf_counter()
     report = IngestReport(index=settings.index)
     notify = progress or (lambda stage, done, total: None)
     # Absolute paths: pruning compares stored sources with later runs from any folder.
     sources = list(discover([p.absolute() for p in paths]))
-    documents = _load_all(sources, settings, report, notify)
     splitter = make_splitter(settings, embedder)
     with open_writer(settings, embedder, rebuild=rebuild) as writer:
         existing = writer.existing_documents()
-        todo = select_changed(writer, documents, report)
+        chunking_changed = writer.chunking_changed
+        loaded: dict[str, Document] = {}
+
+        def changed_documents() -> Iterator[tuple[Document, list[Chunk]]]:
+            for document in _load_documents(sources, settings, loaded, report, notify):
+                if _is_changed(document, existing, chunking_changed, report):
+                    yield document, splitter.split(document)
+
+        _embed_and_store(in_background(changed_documents), embedder, writer, report, notify)
         do_prune = prune if prune is not None else any(s.from_folder for s in sources)
         if do_prune:
-            for doc_id in _gone(existing, documents, sources, report):
+            for doc_id in _gone(existing, list(loaded.values()), sources, report):
                 writer.delete(doc_id)
                 report.deleted.append(doc_id)
-
-        _embed_and_store(todo, splitter, embedder, writer, report, notify)
         publish_version(writer, report, {"sources": [str(p) for p in paths]}, settings)
     report.seconds = time.perf_counter() - started
     return report
@@ -113,15 +122,23 @@ def select_changed(
 ) -> list[Document]:
     """Documents that are new or whose content hash changed; counts the rest as unchanged."""
     existing = writer.existing_documents()
-    todo: list[Document] = []
-    for document in documents:
-        stored = existing.get(document.doc_id)
-        if stored and stored.content_hash == document.hash and not writer.chunking_changed:
-            report.unchanged += 1
-            continue
-        (report.changed if stored else report.new).append(document.doc_id)
-        todo.append(document)
-    return todo
+    chunking_changed = writer.chunking_changed
+    return [d for d in documents if _is_changed(d, existing, chunking_changed, report)]
+
+
+def _is_changed(
+    document: Document,
+    existing: Mapping[str, StoredDocument],
+    chunking_changed: bool,
+    report: IngestReport,
+) -> bool:
+    """Whether ``document`` needs splitting and embedding; counts it in the report."""
+    stored = existing.get(document.doc_id)
+    if stored and stored.content_hash == document.hash and not chunking_changed:
+        report.unchanged += 1
+        return False
+    (report.changed if stored else report.new).append(document.doc_id)
+    return True
 
 
 def embed_and_store(
@@ -135,7 +152,9 @@ def embed_and_store(
     """Split and embed the changed documents (reusing live vectors) and stage them."""
     notify = progress or (lambda stage, done, total: None)
     todo = select_changed(writer, documents, report)
-    _embed_and_store(todo, make_splitter(settings, embedder), embedder, writer, report, notify)
+    splitter = make_splitter(settings, embedder)
+    split = in_background(lambda: ((document, splitter.split(document)) for document in todo))
+    _embed_and_store(split, embedder, writer, report, notify)
 
 
 def publish_version(
@@ -163,18 +182,19 @@ def publish_version(
     report.chunks = final.chunks if final else 0
 
 
-def _load_all(
+def _load_documents(
     sources: list[SourceFile],
     settings: Settings,
+    loaded: dict[str, Document],
     report: IngestReport,
     notify: ProgressCallback,
-) -> list[Document]:
+) -> Iterator[Document]:
+    """Each document of ``sources`` once (also kept in ``loaded``); bad files are reported."""
     options = LoaderOptions(
         max_file_bytes=int(settings.max_file_mb * 1024 * 1024),
         pdf_timeout_s=settings.pdf_timeout_s,
         url_base=settings.url_base,
     )
-    documents: dict[str, Document] = {}
     for done, source in enumerate(sources, start=1):
         for item in load(source, options):
             if isinstance(item, SkippedFile):
@@ -183,18 +203,18 @@ def _load_all(
                 )
                 bucket.append(item)
                 logger.info("Skipped %s: %s", item.source, item.reason)
-            elif item.doc_id in documents:
+            elif item.doc_id in loaded:
                 report.skipped.append(
                     SkippedFile(
                         item.source,
                         f"duplicate document id {item.doc_id!r} (already loaded from "
-                        f"{documents[item.doc_id].source})",
+                        f"{loaded[item.doc_id].source})",
                     )
                 )
             else:
-                documents[item.doc_id] = item
+                loaded[item.doc_id] = item
+                yield item
         notify("load", done, len(sources))
-    return list(documents.values())
 
 
 def _gone(
@@ -224,30 +244,45 @@ def _gone(
 
 
 def _embed_and_store(
-    todo: list[Document],
-    splitter: Splitter,
+    split: Iterable[tuple[Document, list[Chunk]]],
     embedder: Embedder,
     writer: IndexWriter,
     report: IngestReport,
     notify: ProgressCallback,
 ) -> None:
-    split = [(document, splitter.split(document)) for document in todo]
-    all_chunks = [chunk for _, chunks in split for chunk in chunks]
-    reused = writer.reusable_vectors(all_chunks)
-    missing = list({c.content_hash: c for c in all_chunks if c.content_hash not in reused}.values())
-    vectors: dict[str, np.ndarray] = dict(reused)
-    total = len(missing)
-    notify("embed", 0, total)
-    for start in range(0, total, EMBED_GROUP):
-        group = missing[start : start + EMBED_GROUP]
-        encoded = embedder.embed_passages([c.search_text for c in group])
-        vectors.update(zip((c.content_hash for c in group), encoded, strict=True))
-        notify("embed", min(start + EMBED_GROUP, total), total)
-    report.chunks_embedded = total
-    report.chunks_reused = sum(1 for c in all_chunks if c.content_hash in reused)
+    """Embed the chunks no live version has a vector for, ``EMBED_GROUP`` at a time, and
+    stage each document once all its vectors are there."""
+    vectors: dict[str, np.ndarray] = {}
+    reused: set[str] = set()
+    missing: dict[str, Chunk] = {}
+    waiting: list[tuple[Document, list[Chunk]]] = []
+
+    def flush() -> None:
+        if missing:
+            group = list(missing.values())
+            encoded = embedder.embed_passages([c.search_text for c in group])
+            vectors.update(zip(missing, encoded, strict=True))
+            report.chunks_embedded += len(group)
+            missing.clear()
+            notify("embed", report.chunks_embedded, report.chunks_embedded)
+        for document, chunks in waiting:
+            matrix = _stack([vectors[c.content_hash] for c in chunks], embedder.dimension)
+            writer.upsert(document, chunks, matrix)
+        waiting.clear()
+
     for document, chunks in split:
-        matrix = _stack([vectors[c.content_hash] for c in chunks], embedder.dimension)
-        writer.upsert(document, chunks, matrix)
+        unknown = [c for c in chunks if c.content_hash not in vectors]
+        found = writer.reusable_vectors(unknown)
+        vectors.update(found)
+        reused.update(found)
+        report.chunks_reused += sum(1 for c in chunks if c.content_hash in reused)
+        missing.update((c.content_hash, c) for c in chunks if c.content_hash not in vectors)
+        waiting.append((document, chunks))
+        # A large group lets sentence-transformers sort by length across more texts, so
+        # each batch of EMBED_GROUP pads less.
+        if len(missing) >= EMBED_GROUP:
+            flush()
+    flush()
 
 
 def _stack(rows: list[np.ndarray], dimension: int) -> np.ndarray:

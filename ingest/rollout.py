@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import logging
 
-from askwiki.database import open_engine, upgrade
-from askwiki.database.rollout import announce
 from askwiki.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -19,6 +17,11 @@ def announce_published(settings: Settings, version: str) -> None:
     """
     if not settings.database_url:
         return
+    # Imported only when there is a database: SQLAlchemy, Alembic and psycopg cost about
+    # 1 s of start-up, which an unchanged `askwiki ingest` (issue 18: < 3 s) cannot afford.
+    from askwiki.database import open_engine, upgrade
+    from askwiki.database.rollout import announce
+
     try:
         engine = open_engine(settings.database_url)
         try:

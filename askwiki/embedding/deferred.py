@@ -2,7 +2,8 @@
 
 Ingesting splits every changed page by token counts before it embeds anything, and an
 unchanged re-run embeds nothing at all: neither needs torch or the weights, only the
-tokenizer and what the folder's configuration says (dimension, prompts, length limit).
+tokenizer and what the folder's configuration says (dimension, prompts, length limit);
+the re-run does not even need the tokenizer, so it is read on first use too.
 ``DeferredModel`` offers exactly the part of ``SentenceTransformer`` that ``Embedder``
 uses, answers it from those files, and loads the real model on the first ``encode``.
 """
@@ -95,15 +96,26 @@ class DeferredModel:
         self.folder = folder
         self.prompts = config.prompts
         self.max_seq_length = config.max_seq_length
-        self.tokenizer = FolderTokenizer(folder / "tokenizer.json")
+        self._tokenizer: FolderTokenizer | None = None
         self._dimension = config.dimension
         self._load = load
         self._model: Any | None = None
         self._lock = threading.Lock()
+        # Its own lock: the producer thread splits pages while the weights load.
+        self._tokenizer_lock = threading.Lock()
 
     @property
     def loaded(self) -> bool:
         return self._model is not None
+
+    @property
+    def tokenizer(self) -> FolderTokenizer:
+        """The folder's tokenizer, read on first use: its 250k-piece vocabulary takes
+        about a second to load, which an unchanged re-run never needs."""
+        with self._tokenizer_lock:
+            if self._tokenizer is None:
+                self._tokenizer = FolderTokenizer(self.folder / "tokenizer.json")
+            return self._tokenizer
 
     def get_sentence_embedding_dimension(self) -> int:
         return self._dimension

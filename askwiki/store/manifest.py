@@ -11,6 +11,9 @@ from askwiki.errors import IndexCorruptError, IndexMismatchError
 
 FORMAT_VERSION = 1
 MANIFEST_FILE = "manifest.json"
+# Whether float32 and bfloat16 vectors of one model may share an index; see README
+# "Embedding dtype" for the bench/retrieval.py measurement this rests on.
+DTYPES_INTERCHANGEABLE = False
 
 
 @dataclass(frozen=True)
@@ -21,6 +24,8 @@ class EmbeddingInfo:
     dimension: int
     query_prompt: str = ""
     passage_prompt: str = ""
+    # Versions built before the dtype was recorded were all embedded in float32.
+    dtype: str = "float32"
 
 
 @dataclass(frozen=True)
@@ -74,12 +79,18 @@ class Manifest:
 
 
 def check_same_model(manifest: Manifest, embedding: EmbeddingInfo, index_path: Path) -> None:
-    """Refuse to mix vectors of two embedding models in one index."""
+    """Refuse to mix vectors of two embedding models (or of two dtypes) in one index."""
     built = manifest.embedding
     if (built.model, built.dimension) != (embedding.model, embedding.dimension):
         raise IndexMismatchError(
             f"Index {index_path} was built with embedding model {built.model!r} "
             f"({built.dimension}-d) but {embedding.model!r} ({embedding.dimension}-d) is "
             "configured; set ASKWIKI_EMBEDDING_MODEL back to the index's model, use another "
+            "--index name, or rebuild with 'askwiki ingest --rebuild'"
+        )
+    if built.dtype != embedding.dtype and not DTYPES_INTERCHANGEABLE:
+        raise IndexMismatchError(
+            f"Index {index_path} was embedded in {built.dtype} but the embedding model runs "
+            f"in {embedding.dtype}; set ASKWIKI_EMBEDDING_DTYPE={built.dtype}, use another "
             "--index name, or rebuild with 'askwiki ingest --rebuild'"
         )

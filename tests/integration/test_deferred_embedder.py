@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -61,6 +65,42 @@ def test_an_unchanged_reingest_never_loads_the_weights(tmp_path: Path) -> None:
     report = run_ingest([EXAMPLE_WIKI / "retrieval"], settings, again)
     assert report.chunks_embedded == 0 and report.documents > 0
     assert not model_of(again).loaded
+    # Nothing changed, so nothing was split either: the tokenizer stays unread.
+    assert model_of(again)._tokenizer is None
+
+
+# The unchanged re-run as a user runs it: a fresh `askwiki ingest` process.
+RERUN = r"""
+import json, sys
+from askwiki.cli.main import main
+sys.argv = ["askwiki", "ingest", sys.argv[1], "--json"]
+try:
+    main()
+finally:
+    heavy = ("torch", "sentence_transformers", "transformers", "sqlalchemy", "alembic")
+    sys.stderr.write("MODULES " + json.dumps([m for m in heavy if m in sys.modules]) + "\n")
+"""
+
+
+def test_an_unchanged_reingest_process_imports_no_model_stack_and_keeps_the_version(
+    tmp_path: Path, real_embedder: Embedder
+) -> None:
+    settings = Settings(index_dir=tmp_path, index="default", _env_file=None)  # type: ignore[call-arg]
+    first = run_ingest([EXAMPLE_WIKI / "retrieval"], settings, real_embedder)
+    assert first.version is not None and first.chunks_embedded > 0
+
+    env = {**os.environ, "ASKWIKI_INDEX_DIR": str(tmp_path), "ASKWIKI_INDEX": "default"}
+    env.pop("ASKWIKI_DATABASE_URL", None)
+    done = subprocess.run(
+        [sys.executable, "-c", RERUN, str(EXAMPLE_WIKI / "retrieval")],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["version"] == first.version
+    assert report["unchanged"] == first.documents and report["chunks_embedded"] == 0
+    imported = json.loads(done.stderr.rsplit("MODULES ", 1)[1])
+    assert imported == []
 
 
 def test_the_first_embedding_loads_the_model_and_matches_it(

@@ -16,8 +16,8 @@ import pytest
 from typer.testing import CliRunner
 
 from askwiki.answering.service import AnswerService
-from askwiki.cli import eval_cmd
 from askwiki.cli.main import app
+from askwiki.embedding import embedder as embedder_module
 from askwiki.embedding.embedder import Embedder
 from askwiki.evaluation import EvalRunner, load_questions
 from askwiki.ingest.pipeline import run_ingest
@@ -71,7 +71,7 @@ def test_eval_cli_retrieval_metrics_are_exact(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(eval_cmd, "load_embedder", lambda settings: real_embedder)
+    monkeypatch.setattr(embedder_module, "load_embedder", lambda settings: real_embedder)
     out = tmp_path / "rows.jsonl"
     args = ["eval", str(EVAL / "questions.jsonl"), "--index", eval_settings.index]
     args += ["--index-dir", str(eval_settings.index_dir), "--json", "--out", str(out)]

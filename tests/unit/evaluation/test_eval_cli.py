@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from askwiki.cli import eval_cmd
 from askwiki.cli.main import app, main
+from askwiki.embedding import embedder as embedder_module
 from askwiki.embedding.embedder import Embedder
+from askwiki.llm import factory as llm_factory
 from askwiki.testing.fake_llm import FakeLLM
 from tests.support.index_builder import WIKI_PAGES, build_index
 
@@ -24,7 +25,7 @@ GOOD = [
 @pytest.fixture
 def wiki(tmp_path: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch) -> Path:
     build_index(tmp_path / "indexes" / "default", WIKI_PAGES, embedder)
-    monkeypatch.setattr(eval_cmd, "load_embedder", lambda settings: embedder)
+    monkeypatch.setattr(embedder_module, "load_embedder", lambda settings: embedder)
     monkeypatch.setenv("ASKWIKI_INDEX_DIR", str(tmp_path / "indexes"))
     monkeypatch.setenv("ASKWIKI_MIN_DENSE_SCORE", "-1")
     return tmp_path
@@ -90,7 +91,7 @@ def test_today_sets_the_date_the_answer_prompt_states(
     wiki: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     llm = FakeLLM(["LoRA was introduced in 2021 [1]."])
-    monkeypatch.setattr(eval_cmd, "create_backend", lambda settings: llm)
+    monkeypatch.setattr(llm_factory, "create_backend", lambda settings: llm)
     questions = _questions(wiki / "q.jsonl", [json.dumps(GOOD[0])])
     args = ["eval", str(questions), "--answers", "--today", "2025-11-11", "--json"]
     result = CliRunner().invoke(app, args)

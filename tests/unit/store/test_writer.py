@@ -1,6 +1,7 @@
 import json
 import logging
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -15,11 +16,12 @@ from askwiki.errors import (
 )
 from askwiki.ingest.splitter import Splitter
 from askwiki.store import docstore as docstore_module
+from askwiki.store import manifest as manifest_module
 from askwiki.store.dense import search_dense
 from askwiki.store.docstore import DOCSTORE_FILE
 from askwiki.store.index import open_index
 from askwiki.store.layout import current_version, published_versions, version_path
-from askwiki.store.manifest import ChunkingInfo, EmbeddingInfo
+from askwiki.store.manifest import ChunkingInfo, EmbeddingInfo, Manifest
 from askwiki.store.writer import IndexWriter
 from askwiki.testing.fake_embedder import fake_embedder
 from askwiki.text import KEYWORD_TOKENIZER
@@ -104,6 +106,39 @@ def test_other_embedding_model_is_refused(tmp_path: Path) -> None:
         IndexWriter(path, other, CHUNKING, 10),
     ):
         pass
+
+
+def test_other_embedding_dtype_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "ix"
+    write(path, [page("a", "Alpha.")])
+    bfloat16 = replace(INFO, dtype="bfloat16")
+    with (
+        pytest.raises(IndexMismatchError, match=r"embedded in float32.*EMBEDDING_DTYPE=float32"),
+        IndexWriter(path, bfloat16, CHUNKING, 10),
+    ):
+        pass
+
+
+def test_other_embedding_dtype_is_accepted_where_measured_interchangeable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(manifest_module, "DTYPES_INTERCHANGEABLE", True)
+    path = tmp_path / "ix"
+    write(path, [page("a", "Alpha.")])
+    with IndexWriter(path, replace(INFO, dtype="bfloat16"), CHUNKING, 10) as writer:
+        assert writer.previous is not None
+
+
+def test_manifest_records_the_dtype_and_older_manifests_read_as_float32(tmp_path: Path) -> None:
+    path = tmp_path / "ix"
+    version = write(path, [page("a", "Alpha.")])
+    assert version is not None
+    manifest_path = version_path(path, version) / "manifest.json"
+    raw = json.loads(manifest_path.read_text(encoding="utf-8"))
+    assert raw["embedding"]["dtype"] == "float32"
+    del raw["embedding"]["dtype"]
+    manifest_path.write_text(json.dumps(raw), encoding="utf-8")
+    assert Manifest.read(manifest_path.parent).embedding.dtype == "float32"
 
 
 def test_second_writer_is_refused_while_first_holds_lock(tmp_path: Path) -> None:
