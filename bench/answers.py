@@ -114,6 +114,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--pages", type=int, default=None, help="CMRC with --absent: at most this many passages"
     )
+    parser.add_argument(
+        "--only",
+        choices=["askwiki", "tutorial"],
+        default=None,
+        help="run one system; the other's rows are those of an earlier run in --out",
+    )
     return parser.parse_args()
 
 
@@ -215,9 +221,10 @@ def append_row(path: Path, row: EvalRow) -> None:
 
 
 def gold_recall(rows: list[EvalRow], questions: list[EvalQuestion]) -> float | None:
+    by_line = {question.line: question for question in questions}
     values = [
-        max(token_recall(row.answer or "", gold) for gold in question.answers)
-        for row, question in zip(rows, questions, strict=True)
+        max(token_recall(row.answer or "", gold) for gold in by_line[row.line].answers)
+        for row in rows
         if row.error is None and row.correct is not None
     ]
     return mean(values)
@@ -257,11 +264,15 @@ def run_set(
     rows: dict[str, list[EvalRow]] = {OURS: [], THEIRS: []}
     earlier = {system: load_rows(rows_path(out, name, system)) for system in rows}
     systems = [(OURS, ours.evaluate), (THEIRS, theirs.evaluate if llm else theirs.retrieve)]
+    skipped = {OURS: 0, THEIRS: 0}
     for n, question in enumerate(questions, start=1):
         for system, evaluate in systems if n % 2 else systems[::-1]:
             done = earlier[system].get(question.line)
             if done is not None and done.question == question.question:
                 rows[system].append(done)
+                continue
+            if args.only and not system.lower().startswith(args.only):
+                skipped[system] += 1  # left for a later run with the same --out
                 continue
             row = evaluate(question)
             if file_level:
@@ -270,11 +281,12 @@ def run_set(
                 rank_without_floor(row, question, unfloored, file_level)
             rows[system].append(row)
             append_row(rows_path(out, name, system), row)
-        a, b = rows[OURS][-1], rows[THEIRS][-1]
-        say(
-            f"{name} {n}/{len(questions)}: askwiki {_mark(a)} {a.seconds:.0f}s, "
-            f"tutorial {_mark(b)} {b.seconds:.0f}s"
-        )
+        done_now = [
+            f"{system.split()[-1]} {_mark(r[-1])} {r[-1].seconds:.0f}s"
+            for system, r in rows.items()
+            if r and r[-1].line == question.line
+        ]
+        say(f"{name} {n}/{len(questions)}: " + ", ".join(done_now))
     summaries = {system: summarise(r, ours.mode) for system, r in rows.items()}
     recalls = {system: gold_recall(r, questions) for system, r in rows.items()}
     title = f"{name}: {len(questions)} questions, {len(answer_set.pages)} pages"
@@ -292,6 +304,11 @@ def run_set(
         resumed = sum(1 for row in system_rows if earlier[system].get(row.line) is row)
         if resumed:
             print(f"{system}: {resumed} of {len(questions)} rows came from an earlier run.")
+        if skipped[system]:
+            print(
+                f"{system}: {skipped[system]} of {len(questions)} questions not run yet "
+                f"(--only): its column covers the other {len(system_rows)}."
+            )
     if file_level:
         print_table(f"{name} by question type", *per_type(rows))
     return {system: asdict(summary) for system, summary in summaries.items()}
@@ -369,6 +386,23 @@ def metric_rows(
         add(
             "unsupported sentences removed per answer",
             mean([float(r.extra.get("unsupported_removed", 0)) for r in rows[OURS] if not r.error]),
+            None,
+            ratio=False,
+        )
+    correct = [r for r in rows[OURS] if r.correct and not r.error]
+    if correct:
+        add(
+            "correct answers that lost a sentence to grounding",
+            mean([float(bool(r.extra.get("unsupported_removed"))) for r in correct]),
+            None,
+            ratio=False,
+        )
+    answerable = [r for r in rows[OURS] if r.answerable and r.status and not r.error]
+    if answerable:
+        # The floor let a passage through, then grounding (or the model) refused.
+        add(
+            "answerable: refused after generation",
+            mean([float(r.status == "no_answer" and bool(r.retrieved)) for r in answerable]),
             None,
             ratio=False,
         )
