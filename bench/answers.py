@@ -57,7 +57,7 @@ from askwiki.answering.service import AnswerService
 from askwiki.embedding.embedder import Embedder, load_embedder
 from askwiki.evaluation import EvalQuestion, EvalRow, EvalRunner, EvalSummary, summarise
 from askwiki.evaluation.metrics import first_hit_rank, hit_at, mean, source_matches, token_recall
-from askwiki.evaluation.runner import CitedSource, RetrievedPassage
+from askwiki.evaluation.runner import CitedSource, Mode, RetrievedPassage
 from askwiki.llm.embedded import EmbeddedBackend
 from askwiki.retrieval import Retriever, retrieval_options
 from askwiki.settings import Settings
@@ -287,12 +287,15 @@ def run_set(
             if r and r[-1].line == question.line
         ]
         say(f"{name} {n}/{len(questions)}: " + ", ".join(done_now))
-    summaries = {system: summarise(r, ours.mode) for system, r in rows.items()}
-    recalls = {system: gold_recall(r, questions) for system, r in rows.items()}
     title = f"{name}: {len(questions)} questions, {len(answer_set.pages)} pages"
-    print_table(
-        title, ["metric", OURS, THEIRS, "askwiki / tutorial"], metric_rows(summaries, recalls, rows)
-    )
+    summaries = print_comparison(title, rows, questions, ours.mode)
+    if any(skipped.values()):
+        # Each column above covers its own questions; this one the questions both ran.
+        both = {r.line for r in rows[OURS]} & {r.line for r in rows[THEIRS]}
+        paired = {system: [r for r in rs if r.line in both] for system, rs in rows.items()}
+        print_comparison(
+            f"{name}: the {len(both)} questions both systems ran", paired, questions, ours.mode
+        )
     print(
         f"Index: askwiki {ingest.chunks} chunks ({ingest_s:.0f} s to build or check), "
         f"tutorial {lc_chunks} chunks of {CHUNK_SIZE}/{CHUNK_OVERLAP} chars ({store_s:.0f} s). "
@@ -312,6 +315,17 @@ def run_set(
     if file_level:
         print_table(f"{name} by question type", *per_type(rows))
     return {system: asdict(summary) for system, summary in summaries.items()}
+
+
+def print_comparison(
+    title: str, rows: dict[str, list[EvalRow]], questions: list[EvalQuestion], mode: Mode
+) -> dict[str, EvalSummary]:
+    summaries = {system: summarise(r, mode) for system, r in rows.items()}
+    recalls = {system: gold_recall(r, questions) for system, r in rows.items()}
+    print_table(
+        title, ["metric", OURS, THEIRS, "askwiki / tutorial"], metric_rows(summaries, recalls, rows)
+    )
+    return summaries
 
 
 def _mark(row: EvalRow) -> str:
