@@ -57,7 +57,7 @@ from askwiki.answering.service import AnswerService
 from askwiki.embedding.embedder import Embedder, load_embedder
 from askwiki.evaluation import EvalQuestion, EvalRow, EvalRunner, EvalSummary, summarise
 from askwiki.evaluation.metrics import first_hit_rank, hit_at, mean, source_matches, token_recall
-from askwiki.evaluation.runner import CitedSource, RetrievedPassage
+from askwiki.evaluation.runner import CitedSource, Mode, RetrievedPassage
 from askwiki.llm.embedded import EmbeddedBackend
 from askwiki.retrieval import Retriever, retrieval_options
 from askwiki.settings import Settings
@@ -113,6 +113,12 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument(
         "--pages", type=int, default=None, help="CMRC with --absent: at most this many passages"
+    )
+    parser.add_argument(
+        "--only",
+        choices=["askwiki", "tutorial"],
+        default=None,
+        help="run one system; the other's rows are those of an earlier run in --out",
     )
     return parser.parse_args()
 
@@ -215,9 +221,10 @@ def append_row(path: Path, row: EvalRow) -> None:
 
 
 def gold_recall(rows: list[EvalRow], questions: list[EvalQuestion]) -> float | None:
+    by_line = {question.line: question for question in questions}
     values = [
-        max(token_recall(row.answer or "", gold) for gold in question.answers)
-        for row, question in zip(rows, questions, strict=True)
+        max(token_recall(row.answer or "", gold) for gold in by_line[row.line].answers)
+        for row in rows
         if row.error is None and row.correct is not None
     ]
     return mean(values)
@@ -257,11 +264,15 @@ def run_set(
     rows: dict[str, list[EvalRow]] = {OURS: [], THEIRS: []}
     earlier = {system: load_rows(rows_path(out, name, system)) for system in rows}
     systems = [(OURS, ours.evaluate), (THEIRS, theirs.evaluate if llm else theirs.retrieve)]
+    skipped = {OURS: 0, THEIRS: 0}
     for n, question in enumerate(questions, start=1):
         for system, evaluate in systems if n % 2 else systems[::-1]:
             done = earlier[system].get(question.line)
             if done is not None and done.question == question.question:
                 rows[system].append(done)
+                continue
+            if args.only and not system.lower().startswith(args.only):
+                skipped[system] += 1  # left for a later run with the same --out
                 continue
             row = evaluate(question)
             if file_level:
@@ -270,17 +281,21 @@ def run_set(
                 rank_without_floor(row, question, unfloored, file_level)
             rows[system].append(row)
             append_row(rows_path(out, name, system), row)
-        a, b = rows[OURS][-1], rows[THEIRS][-1]
-        say(
-            f"{name} {n}/{len(questions)}: askwiki {_mark(a)} {a.seconds:.0f}s, "
-            f"tutorial {_mark(b)} {b.seconds:.0f}s"
-        )
-    summaries = {system: summarise(r, ours.mode) for system, r in rows.items()}
-    recalls = {system: gold_recall(r, questions) for system, r in rows.items()}
+        done_now = [
+            f"{system.split()[-1]} {_mark(r[-1])} {r[-1].seconds:.0f}s"
+            for system, r in rows.items()
+            if r and r[-1].line == question.line
+        ]
+        say(f"{name} {n}/{len(questions)}: " + ", ".join(done_now))
     title = f"{name}: {len(questions)} questions, {len(answer_set.pages)} pages"
-    print_table(
-        title, ["metric", OURS, THEIRS, "askwiki / tutorial"], metric_rows(summaries, recalls, rows)
-    )
+    summaries = print_comparison(title, rows, questions, ours.mode)
+    if any(skipped.values()):
+        # Each column above covers its own questions; this one the questions both ran.
+        both = {r.line for r in rows[OURS]} & {r.line for r in rows[THEIRS]}
+        paired = {system: [r for r in rs if r.line in both] for system, rs in rows.items()}
+        print_comparison(
+            f"{name}: the {len(both)} questions both systems ran", paired, questions, ours.mode
+        )
     print(
         f"Index: askwiki {ingest.chunks} chunks ({ingest_s:.0f} s to build or check), "
         f"tutorial {lc_chunks} chunks of {CHUNK_SIZE}/{CHUNK_OVERLAP} chars ({store_s:.0f} s). "
@@ -292,9 +307,25 @@ def run_set(
         resumed = sum(1 for row in system_rows if earlier[system].get(row.line) is row)
         if resumed:
             print(f"{system}: {resumed} of {len(questions)} rows came from an earlier run.")
+        if skipped[system]:
+            print(
+                f"{system}: {skipped[system]} of {len(questions)} questions not run yet "
+                f"(--only): its column covers the other {len(system_rows)}."
+            )
     if file_level:
         print_table(f"{name} by question type", *per_type(rows))
     return {system: asdict(summary) for system, summary in summaries.items()}
+
+
+def print_comparison(
+    title: str, rows: dict[str, list[EvalRow]], questions: list[EvalQuestion], mode: Mode
+) -> dict[str, EvalSummary]:
+    summaries = {system: summarise(r, mode) for system, r in rows.items()}
+    recalls = {system: gold_recall(r, questions) for system, r in rows.items()}
+    print_table(
+        title, ["metric", OURS, THEIRS, "askwiki / tutorial"], metric_rows(summaries, recalls, rows)
+    )
+    return summaries
 
 
 def _mark(row: EvalRow) -> str:
@@ -369,6 +400,23 @@ def metric_rows(
         add(
             "unsupported sentences removed per answer",
             mean([float(r.extra.get("unsupported_removed", 0)) for r in rows[OURS] if not r.error]),
+            None,
+            ratio=False,
+        )
+    correct = [r for r in rows[OURS] if r.correct and not r.error]
+    if correct:
+        add(
+            "correct answers that lost a sentence to grounding",
+            mean([float(bool(r.extra.get("unsupported_removed"))) for r in correct]),
+            None,
+            ratio=False,
+        )
+    answerable = [r for r in rows[OURS] if r.answerable and r.status and not r.error]
+    if answerable:
+        # The floor let a passage through, then grounding (or the model) refused.
+        add(
+            "answerable: refused after generation",
+            mean([float(r.status == "no_answer" and bool(r.retrieved)) for r in answerable]),
             None,
             ratio=False,
         )

@@ -19,8 +19,15 @@ the question's IDF mass. This measures, for floors on a grid, both sides of the 
   style, answer absent. Refused = no passage passes. The pages are taken out of the fused
   candidates (fetched 60 deep, so the top 15 without them are complete) and out of the
   term statistics (their chunks no longer count in any term's document frequency).
+- answerable across languages (issue 13): XQuAD zh questions asked of XQuAD en and the
+  reverse (the same paragraphs translated); kept = the parallel paragraph passes the floor.
 - off-topic: each question asked of the *other* corpora (same language: handbook <-> XQuAD
-  en, CMRC <-> XQuAD zh; and across languages).
+  en, CMRC <-> XQuAD zh; and across languages, the parallel XQuAD pair aside).
+
+Every pairing is measured twice in one run: with ``ASKWIKI_CROSS_LANGUAGE`` off (the
+default) and on (cross-language cosines get the index's offset, the question's keywords its
+glossary translations: ``askwiki/crosslingual.py``), so the table shows what the opt-in
+costs in refusals next to what it gains across languages.
 
 Features are cached per question and corpus under ``--cache-dir``; the grid runs on them.
 """
@@ -33,6 +40,7 @@ import json
 import statistics
 import sys
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +53,7 @@ from askwiki.evaluation import EvalQuestion
 from askwiki.evidence import term_weights
 from askwiki.retrieval import Retriever
 from askwiki.settings import Settings
-from askwiki.text import keyword_tokens
+from askwiki.text import detect_language, keyword_tokens
 from bench.answer_sets import (
     HANDBOOK_SET,
     AnswerSet,
@@ -72,9 +80,16 @@ from bench.common import (
 CANDIDATES = 15  # Retriever.search filters the fused top k*3 (k=5)
 # Fetched so that the top 15 are still there once a question's gold pages are taken out.
 WIDE = 60
-KINDS = ("present", "absent", "off-topic")
+KINDS = ("present", "absent", "cross-language", "off-topic")
 SEED = 2018
 LANGUAGE = {HANDBOOK_SET: "en", "xquad-en": "en", "cmrc2018": "zh", "xquad-zh": "zh"}
+# XQuAD zh and en hold the same paragraphs: asked of each other they are answerable
+# cross-language pairs (kept), not off-topic ones.
+PARALLEL = {"xquad-en", "xquad-zh"}
+# (row label, ASKWIKI_CROSS_LANGUAGE): every question and corpus is searched both ways.
+MODES = (("", False), (" [cross-language on]", True))
+# Changes whenever what collect() records changes, so that older caches are not reused.
+FEATURES_VERSION = "absent+crosslingual-1"
 
 
 def parse_args() -> argparse.Namespace:
@@ -184,40 +199,53 @@ def collect(args: argparse.Namespace) -> list[dict[str, object]]:
     if args.pages:
         sets = [s if s.name == HANDBOOK_SET else limit_pages(s, args.pages, work) for s in sets]
     cache = args.cache_dir / "floor-features-absent.jsonl"
-    key = json.dumps([[s.name, fingerprint(s), len(s.questions)] for s in sets])
+    key = json.dumps(
+        [FEATURES_VERSION, *([s.name, fingerprint(s), len(s.questions)] for s in sets)]
+    )
     if cache.is_file():
         first, *rest = cache.read_text(encoding="utf-8").splitlines()
         if first == key:
             return [json.loads(line) for line in rest]
     settings = Settings(index_dir=args.cache_dir, _env_file=None)  # type: ignore[call-arg]
     embedder = load_embedder(settings)
-    retrievers: dict[str, Retriever] = {}
+    retrievers: dict[tuple[str, bool], Retriever] = {}
     # The handbook last: its index is the largest, and the one bench/answers.py may be
     # building at the same time.
     for answer_set in sorted(sets, key=lambda s: s.name == HANDBOOK_SET):
         say(f"{answer_set.name}: indexing {len(answer_set.pages)} pages (cached when unchanged)")
-        retrievers[answer_set.name] = open_set_index(
-            answer_set, settings, embedder
-        ).live.retriever()
-    counters = {name: TermCounts(r) for name, r in retrievers.items()}
+        plain = open_set_index(answer_set, settings, embedder).live.retriever()
+        for _, crossing in MODES:
+            options = replace(plain.options, cross_language=crossing)
+            retrievers[answer_set.name, crossing] = Retriever(plain.index, embedder, options)
+    counters = {name: TermCounts(r) for (name, _), r in retrievers.items()}
+    pages = {s.name: {doc_id for doc_id, _ in s.pages} for s in sets}
     rows: list[dict[str, object]] = []
     for answer_set in sets:
         texts = [q.question for q in answer_set.questions]
         say(f"{answer_set.name}: embedding and searching {len(texts)} questions")
         vectors = embedder.embed_queries(texts)
         for question, vector in zip(answer_set.questions, vectors, strict=True):
-            keywords = list(dict.fromkeys(keyword_tokens(question.question)))
+            own_keywords = list(dict.fromkeys(keyword_tokens(question.question)))
+            language = detect_language(question.question)
             file_level = answer_set.name == HANDBOOK_SET
             removed = gold_pages(question)
-            for corpus, retriever in retrievers.items():
-                own = corpus == answer_set.name
+            for (corpus, crossing), retriever in retrievers.items():
+                # With cross-language on, glossary translations count in the coverage.
+                keywords = sorted(retriever.query_keywords(question.question))
                 wide = retriever.candidates(question.question, vector, WIDE)
-                kinds = [("present", wide[:CANDIDATES], set())] if own else []
-                if own:
+                twin = parallel_page(question, answer_set.name, corpus)
+                if corpus == answer_set.name:
                     kept = [p for p in wide if p.chunk.doc_id not in removed]
-                    kinds.append(("absent", kept[:CANDIDATES], removed))
+                    kinds = [
+                        ("present", wide[:CANDIDATES], set()),
+                        ("absent", kept[:CANDIDATES], removed),
+                    ]
+                elif twin is None:
+                    kinds = [("off-topic", wide[:CANDIDATES], set())]
+                elif twin in pages[corpus]:
+                    kinds = [("cross-language", wide[:CANDIDATES], set())]
                 else:
-                    kinds.append(("off-topic", wide[:CANDIDATES], set()))
+                    kinds = []  # --pages left the parallel paragraph out: neither kind
                 for kind, passages, gone in kinds:
                     counter = counters[corpus]
                     rows.append(
@@ -225,19 +253,27 @@ def collect(args: argparse.Namespace) -> list[dict[str, object]]:
                             "set": answer_set.name,
                             "corpus": corpus,
                             "kind": kind,
+                            "crossing": crossing,
                             "question": question.question,
+                            "own_keywords": own_keywords,
                             "chunks": counter.chunks - counter.removed_chunks(gone),
                             "terms": counter.counts(keywords, gone),
                             "passages": [
                                 [
-                                    round(p.dense_score, 4),
+                                    round(retriever.floor_cosine(p, language), 4),
                                     sorted(
                                         set(keywords) & set(keyword_tokens(p.chunk.search_text))
                                     ),
-                                    kind == "present"
-                                    and passage_is_gold(
-                                        question, p.chunk.doc_id, p.chunk.search_text, file_level
-                                    ),
+                                    (
+                                        kind == "present"
+                                        and passage_is_gold(
+                                            question,
+                                            p.chunk.doc_id,
+                                            p.chunk.search_text,
+                                            file_level,
+                                        )
+                                    )
+                                    or (kind == "cross-language" and p.chunk.doc_id == twin),
                                 ]
                                 for p in passages
                             ],
@@ -250,13 +286,21 @@ def collect(args: argparse.Namespace) -> list[dict[str, object]]:
     return rows
 
 
+def parallel_page(question: EvalQuestion, name: str, corpus: str) -> str | None:
+    """The question's paragraph in the other XQuAD language, when ``corpus`` is that one."""
+    if {name, corpus} != PARALLEL:
+        return None
+    return f"{corpus}/{question.sources[0].split('/', 1)[1]}"
+
+
 @dataclass(frozen=True)
 class Features:
     """Every passage of every row as arrays, for scoring thousands of floors at once."""
 
     groups: list[str]
     row_group: npt.NDArray[np.int64]  # per row
-    row_goal: npt.NDArray[np.bool_]  # per row: True = should be kept (present)
+    row_goal: npt.NDArray[np.bool_]  # per row: True = should be kept (answerable)
+    row_crossing: npt.NDArray[np.bool_]  # per row: searched with cross-language on
     row_absent: npt.NDArray[np.float64]  # per row: IDF share of terms no chunk holds
     passage_row: npt.NDArray[np.int64]
     cos: npt.NDArray[np.float64]
@@ -269,6 +313,8 @@ def group_of(row: dict[str, object]) -> str:
     kind, name, corpus = str(row["kind"]), str(row["set"]), str(row["corpus"])
     if kind == "present":
         return f"kept {name}"
+    if kind == "cross-language":
+        return f"kept across {name}->{corpus}"
     if kind == "absent":
         return f"refused absent {name}"
     if LANGUAGE[name] != LANGUAGE[corpus]:
@@ -279,14 +325,16 @@ def group_of(row: dict[str, object]) -> str:
 def features(rows: list[dict[str, object]]) -> Features:
     groups = sorted({group_of(r) for r in rows}, key=lambda g: (not g.startswith("kept"), g))
     index = {g: i for i, g in enumerate(groups)}
-    row_group, row_goal, row_absent = [], [], []
+    row_group, row_goal, row_crossing, row_absent = [], [], [], []
     passage_row, cos, coverage, weighted, gold = [], [], [], [], []
     for n, row in enumerate(rows):
         counts: dict[str, int] = row["terms"]  # type: ignore[assignment]
         terms = term_weights(list(counts), lambda t, c=counts: c, int(row["chunks"]))  # type: ignore[misc, call-overload]
         row_group.append(index[group_of(row)])
-        row_goal.append(row["kind"] == "present")
-        row_absent.append(terms.absent_share())
+        row_goal.append(row["kind"] in ("present", "cross-language"))
+        row_crossing.append(bool(row["crossing"]))
+        # Judged on the question's own words, as Retriever.search does.
+        row_absent.append(terms.absent_share(row["own_keywords"]))  # type: ignore[arg-type]
         for score, found, is_gold in row["passages"]:  # type: ignore[attr-defined]
             passage_row.append(n)
             cos.append(score)
@@ -297,6 +345,7 @@ def features(rows: list[dict[str, object]]) -> Features:
         groups,
         np.asarray(row_group),
         np.asarray(row_goal),
+        np.asarray(row_crossing, dtype=bool),
         np.asarray(row_absent),
         np.asarray(passage_row, dtype=np.int64),
         np.asarray(cos),
@@ -319,8 +368,9 @@ class Floor:
     legacy: bool = False
 
 
-def score(floor: Floor, f: Features) -> dict[str, float]:
-    """Kept share per set (a gold passage passes), refused share per other group."""
+def score(floor: Floor, f: Features, crossing: bool = False) -> dict[str, float]:
+    """Kept share per set (a gold passage passes), refused share per other group, on the
+    rows searched with cross-language retrieval on (``crossing``) or off."""
     coverage = f.weighted if floor.weighted else f.coverage
     if floor.legacy:
         passes = (f.cos >= 0.86) | ((f.cos >= 0.80) & (coverage >= 0.6))
@@ -331,8 +381,9 @@ def score(floor: Floor, f: Features) -> dict[str, float]:
     any_pass = np.bincount(f.passage_row, weights=passes, minlength=rows) > 0
     any_gold = np.bincount(f.passage_row, weights=passes & f.gold, minlength=rows) > 0
     ok = np.where(f.row_goal, any_gold, ~any_pass)
-    hits = np.bincount(f.row_group, weights=ok, minlength=len(f.groups))
-    totals = np.bincount(f.row_group, minlength=len(f.groups))
+    mode = f.row_crossing == crossing
+    hits = np.bincount(f.row_group, weights=ok & mode, minlength=len(f.groups))
+    totals = np.bincount(f.row_group, weights=mode, minlength=len(f.groups))
     return {g: float(hits[i] / totals[i]) for i, g in enumerate(f.groups) if totals[i]}
 
 
@@ -378,11 +429,28 @@ NOT_CHOOSING = ("kept gitlab-handbook", "refused absent gitlab-handbook")
 
 
 def kept(scores: dict[str, float]) -> list[float]:
-    return [v for g, v in scores.items() if g.startswith("kept") and g not in NOT_CHOOSING]
+    """Same-language answerable groups that choose the settings."""
+    return [
+        v
+        for g, v in scores.items()
+        if g.startswith("kept") and not g.startswith("kept across") and g not in NOT_CHOOSING
+    ]
+
+
+def kept_across(scores: dict[str, float]) -> list[float]:
+    return [v for g, v in scores.items() if g.startswith("kept across")]
 
 
 def refused(scores: dict[str, float]) -> list[float]:
     return [v for g, v in scores.items() if g.startswith("refused") and g not in NOT_CHOOSING]
+
+
+def rank_key(crossing: bool, item: tuple[Floor, dict[str, float]]) -> tuple[float, float]:
+    """Worst kept first, then mean kept; with cross-language on, the pairs across languages
+    are what it is for: they count in the worst kept too."""
+    scores = item[1]
+    worst = min(kept(scores) + (kept_across(scores) if crossing else []))
+    return worst, statistics.mean(kept(scores))
 
 
 def main() -> None:
@@ -392,45 +460,54 @@ def main() -> None:
     rows = collect(args)
     table_features = features(rows)
     defaults = Settings(_env_file=None)  # type: ignore[call-arg]
-    shown: list[tuple[Floor, dict[str, float]]] = []
-    for floor in (
+    fixed = (
         Floor("no floor", -1.0, 0.0, -1.0),
         Floor("before: cos>=0.86, or cos>=0.80 with 60% keywords", 0, 0, 0, legacy=True),
         Floor("today: cos>=0.89, or cos+0.25*coverage>=0.97 (before issue 12)", 0.89, 0.25, 0.97),
         settings_floor(defaults, "default: "),
-    ):
-        shown.append((floor, score(floor, table_features)))
-    safe = []
-    for floor in grid():
-        scores = score(floor, table_features)
-        if min(refused(scores)) >= args.min_refused:
-            safe.append((floor, scores))
-    safe.sort(key=lambda item: (min(kept(item[1])), statistics.mean(kept(item[1]))), reverse=True)
-    names = {x.name.removeprefix("default: ") for x, _ in shown}
-    shown += [(f, s) for f, s in safe if f.name not in names][:4]
+    )
+    shown: list[tuple[str, dict[str, float]]] = []
+    safe_counts = []
+    for suffix, crossing in MODES:
+        shown += [(f.name + suffix, score(f, table_features, crossing)) for f in fixed]
+        safe = []
+        for floor in grid():
+            scores = score(floor, table_features, crossing)
+            if min(refused(scores)) >= args.min_refused:
+                safe.append((floor, scores))
+        safe.sort(key=partial(rank_key, crossing), reverse=True)
+        names = {x.name.removeprefix("default: ") for x in fixed}
+        shown += [(f.name + suffix, s) for f, s in safe if f.name not in names][:2]
+        safe_counts.append(len(safe))
     groups = list(shown[0][1])
     table = [
         [
-            floor.name,
+            name,
             *(f"{s[g]:.3f}" for g in groups),
             f"{min(kept(s)):.3f}",
+            f"{min(kept_across(s)):.3f}" if kept_across(s) else "-",
             f"{min(refused(s)):.3f}",
         ]
-        for floor, s in shown
+        for name, s in shown
     ]
     print_table(
         f"Relevance floor: answerable kept, absent-page and off-topic refused ({machine})",
-        ["floor", *groups, "worst kept", "worst refused"],
+        ["floor", *groups, "worst kept", "worst kept across", "worst refused"],
         table,
     )
-    counts = {kind: sum(1 for r in rows if r["kind"] == kind) for kind in KINDS}
+    counts = {
+        kind: sum(1 for r in rows if r["kind"] == kind and not r["crossing"]) for kind in KINDS
+    }
     print(
         f"{counts['present']} answerable questions (pages present), the same "
-        f"{counts['absent']} with their gold pages removed, {counts['off-topic']} off-topic "
-        f"question-corpus pairs. Rows after the default: the best of {len(safe)} grid "
-        f"settings that refuse >= {args.min_refused:.0%} in every absent and off-topic group, "
-        "ranked by worst kept; worst kept/refused leave out the handbook's kept and absent "
-        "groups (NOT_CHOOSING).",
+        f"{counts['absent']} with their gold pages removed, {counts['cross-language']} "
+        f"cross-language answerable pairs (XQuAD zh <-> en), {counts['off-topic']} off-topic "
+        "question-corpus pairs; each searched with ASKWIKI_CROSS_LANGUAGE off and on "
+        "([cross-language on] rows). Rows after each mode's default: the best two of "
+        f"{' and '.join(map(str, safe_counts))} grid settings that refuse "
+        f">= {args.min_refused:.0%} in every absent and off-topic group, ranked by worst "
+        "kept (cross-language on: across languages included); worst kept/refused leave out "
+        "the handbook's kept and absent groups (NOT_CHOOSING).",
         flush=True,
     )
 
