@@ -9,6 +9,11 @@ or the model itself said the sources do not answer, the answer becomes ``no_answ
 
 Support is judged on the index's stored chunk vectors plus lexical evidence weighted by how
 rare each word is in the wiki; no second LLM call.
+
+A question naming something the wiki never contains ("珠江频道" in a wiki without it) can pass
+the relevance floor on its other words; a sentence that repeats that name then claims what
+no page says, however close in meaning its source is. Such a sentence must pass the strict
+lexical test: closeness in meaning alone does not vouch for a name the wiki lacks.
 """
 
 from __future__ import annotations
@@ -72,14 +77,17 @@ def ground_answer(
     source_vectors: SourceVectors,
     embed: EmbedFn,
     weigh: WeighFn,
+    question: str,
 ) -> GroundedAnswer:
     """Drop the sentences that the source they cite does not support.
 
     ``answer`` is the citation check's output (markers verified); ``sources[i]`` is source
     i+1 and ``source_vectors[i]`` its stored chunk vectors. ``weigh`` weights a sentence's
     keywords by their rarity in the index. A sentence too short to judge (under two
-    keywords) is kept as it is, but does not by itself count as answering.
+    keywords) is kept as it is, but does not by itself count as answering. ``question``
+    names the terms whose absence from the wiki makes a sentence repeating them suspect.
     """
+    unknown_in_question = weigh(keyword_tokens(question)).absent
     sentences = split_answer(answer)
     judged = [i for i, s in enumerate(sentences) if _judgeable(s) and not is_refusal(s)]
     vectors = embed([strip_markers(sentences[i]).strip() for i in judged]) if judged else None
@@ -105,7 +113,15 @@ def ground_answer(
         cited = cited or list(range(1, len(sources) + 1))
         same = [source_languages[n - 1] == detect_language(sentence) for n in cited]
         if cited and any(
-            _supports(sentence, source_terms[n - 1], source_vectors[n - 1], vector, weigh, s)
+            _supports(
+                sentence,
+                source_terms[n - 1],
+                source_vectors[n - 1],
+                vector,
+                weigh,
+                s,
+                unknown_in_question,
+            )
             for n, s in zip(cited, same, strict=True)
         ):
             kept.append(sentence)
@@ -128,6 +144,7 @@ def _supports(
     sentence_vector: np.ndarray,
     weigh: WeighFn,
     same_language: bool,
+    unknown_in_question: frozenset[str],
 ) -> bool:
     cosine = float((chunk_vectors @ sentence_vector).max()) if len(chunk_vectors) else 0.0
     if not same_language:
@@ -136,6 +153,8 @@ def _supports(
     lexical = terms.coverage(source_terms)
     if lexical >= LEXICAL_SUPPORT:
         return True
+    if terms.absent & unknown_in_question:
+        return False
     return lexical >= LEXICAL_WITH_COSINE and cosine >= COSINE_SUPPORT
 
 

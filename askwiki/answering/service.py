@@ -234,6 +234,7 @@ class AnswerService:
             lambda words: term_weights(
                 words, retriever.index.keyword.document_frequency, len(retriever.index.keyword)
             ),
+            question,
         )
         answer.unsupported_removed = grounded.unsupported_removed
         if grounded.unsupported_removed:

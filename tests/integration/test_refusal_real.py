@@ -59,7 +59,9 @@ def test_a_question_about_a_concept_the_wiki_has_is_kept(
     assert result.relevant and page.lower() in f"{best.doc_id} {best.title}".lower()
 
 
-def _ground(retriever: Retriever, answer: str, source: Passage) -> tuple[str, int, bool]:
+def _ground(
+    retriever: Retriever, answer: str, source: Passage, question: str
+) -> tuple[str, int, bool]:
     keyword = retriever.index.keyword
 
     def weigh(words: list[str]) -> TermWeights:
@@ -71,6 +73,7 @@ def _ground(retriever: Retriever, answer: str, source: Passage) -> tuple[str, in
         retriever.stored_vectors([source]),
         retriever.embedder.embed_passages,
         weigh,
+        question,
     )
     return grounded.text, grounded.unsupported_removed, grounded.answers
 
@@ -83,7 +86,9 @@ def test_grounding_with_real_vectors_keeps_the_wikis_fact_and_drops_an_invented_
     supported = "知识蒸馏由 Hinton 等人在 2015 年提出[1]。"
     invented = "知识蒸馏是通过压缩和优化知识库数据来提高检索效率的方法[1]。"
 
-    text, removed, answers = _ground(retriever, supported + invented, source)
+    text, removed, answers = _ground(
+        retriever, supported + invented, source, "知识蒸馏是谁提出的？"
+    )
 
     assert (text, removed, answers) == (supported, 1, True)
-    assert _ground(retriever, invented, source)[1:] == (1, False)
+    assert _ground(retriever, invented, source, "知识蒸馏是谁提出的？")[1:] == (1, False)
