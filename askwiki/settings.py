@@ -45,7 +45,8 @@ class Settings(BaseSettings):
     max_file_mb: float = Field(50.0, gt=0)
     pdf_timeout_s: float = Field(60.0, gt=0)
     url_base: str | None = None
-    faiss_hnsw_threshold: int = Field(200_000, ge=1)
+    # The name predates IVF (the approximate index was HNSW); kept so deployments keep working.
+    faiss_hnsw_threshold: int = Field(100_000, ge=1)
 
     # Sync from live wikis
     sync_config: Path = Path("askwiki.toml")

@@ -1,14 +1,19 @@
 """Search latency, load time and memory at 10k / 100k / 1M chunks, next to LangChain.
 
     python bench/scale.py [--sizes 10000,100000,1000000] [--queries 200] [--rebuilds 3]
-                          [--vectors random|lowrank]
+                          [--vectors random|lowrank|e5fit] [--fit-index PATH]
+                          [--probe-shares 0.2,0.3,0.4]
 
 Synthetic indexes written with askwiki's own store (``build_dense``, ``KeywordIndex``,
 ``Docstore``, published as a real version): 384-d unit vectors (``random``: uniform, the
 hardest case for an approximate index; ``lowrank``: a narrow cone with 64-d structure, closer
-to text embeddings) and chunk texts cut from the CMRC/XQuAD passages, repeated to size, for
+to text embeddings; ``e5fit``: drawn from a Gaussian with the mean and full covariance of the
+real e5 passage vectors of an index another bench built, normalised: nothing is embedded
+here) and chunk texts cut from the CMRC/XQuAD passages, repeated to size, for
 BM25 and the docstore. Queries are real questions from the same sets, each paired with a
-vector drawn the same way. Per size, per query, in rotating order:
+vector drawn the same way. Recall@10 of the approximate index (IVF) against exact search is
+measured at every size from ``--recall-from`` (on an extra IVF build where the threshold keeps
+the size flat), also at each share of the lists probed (``--probe-shares``). Per size, per query, in rotating order:
 askwiki's dense leg (the index kind ``settings.faiss_hnsw_threshold`` picks; ``search_dense``
 runs one OpenMP thread per query), the same index searched with FAISS's default thread team,
 the BM25 leg, the fused ``Retriever.search`` (floor off:
@@ -25,6 +30,7 @@ import argparse
 import gc
 import importlib.util
 import json
+import math
 import shutil
 import subprocess
 import sys
@@ -47,7 +53,15 @@ from askwiki.embedding.embedder import Embedder
 from askwiki.langchain import AskwikiEmbeddings
 from askwiki.retrieval import RetrievalOptions, Retriever
 from askwiki.settings import Settings
-from askwiki.store.dense import build_dense, index_kind, load_dense, save_dense, search_dense
+from askwiki.store.dense import (
+    IVF_PROBED_SHARE,
+    all_vectors,
+    build_dense,
+    index_kind,
+    load_dense,
+    save_dense,
+    search_dense,
+)
 from askwiki.store.docstore import DOCSTORE_FILE, Docstore
 from askwiki.store.index import open_index
 from askwiki.store.keyword import KeywordIndex
@@ -74,6 +88,10 @@ K = 10
 LOW_RANK = 64
 DOCS_PER_PAGE = 100
 EMBEDDING = EmbeddingInfo("synthetic-random-384", DIMENSION)
+# The full CMRC 2018 dev corpus (2,232 e5-small chunks) as bench/answers.py and bench/floor.py
+# index it; the newest such index is the default source for ``--vectors e5fit``.
+E5_INDEXES = Path.home() / ".cache" / "askwiki" / "bench"
+E5_INDEX_GLOB = "bench-cmrc2018-*"
 BASELINE = "LangChain FAISS similarity_search"
 REBUILD = "BM25 rebuilt per query (LangChain BM25Retriever)"
 
@@ -106,13 +124,55 @@ def base_chunks() -> list[str]:
     return pieces
 
 
-def unit_vectors(count: int, seed: int, kind: str = "random") -> np.ndarray:
+class GaussianFit:
+    """Mean and covariance (as its Cholesky factor) of real passage vectors."""
+
+    def __init__(self, vectors: np.ndarray) -> None:
+        self.count = len(vectors)
+        self.mean = vectors.mean(axis=0, dtype=np.float64)
+        covariance = np.cov(vectors, rowvar=False, dtype=np.float64)
+        covariance += 1e-9 * np.eye(len(self.mean))
+        self.factor = np.linalg.cholesky(covariance)
+
+    @classmethod
+    def from_index(cls, index_path: Path | None) -> GaussianFit:
+        if index_path is None:
+            found = sorted(
+                (p for p in E5_INDEXES.glob(E5_INDEX_GLOB) if (p / "CURRENT").is_file()),
+                key=lambda p: (p / "CURRENT").stat().st_mtime,
+            )
+            if not found:
+                raise SystemExit(
+                    f"--vectors e5fit needs a CMRC index in {E5_INDEXES}: run "
+                    "'python bench/answers.py --limit 1' once, or pass --fit-index PATH"
+                )
+            index_path = found[-1]
+        index = open_index(index_path)
+        vectors = all_vectors(index.dense)[1]
+        index.close()
+        say(f"e5fit: Gaussian fitted to {len(vectors)} vectors of {index_path}")
+        return cls(vectors)
+
+    def sample(self, count: int, rng: np.random.Generator) -> np.ndarray:
+        vectors = np.empty((count, len(self.mean)), dtype=np.float32)
+        for start in range(0, count, 100_000):
+            rows = min(100_000, count - start)
+            noise = rng.standard_normal((rows, len(self.mean)))
+            vectors[start : start + rows] = self.mean + noise @ self.factor.T
+        return vectors
+
+
+def unit_vectors(count: int, seed: int, kind: str, fit: GaussianFit | None = None) -> np.ndarray:
     """``random``: uniform on the sphere, the worst case for HNSW (every point about as far
     as every other). ``lowrank``: closer to text embeddings, which sit in a narrow cone
     (unrelated e5 passages score ~0.7): a shared direction, a 64-d random subspace, noise.
+    ``e5fit``: the Gaussian ``fit`` of real e5 passage vectors.
     """
     rng = np.random.default_rng(seed)
-    if kind == "random":
+    if kind == "e5fit":
+        assert fit is not None
+        vectors = fit.sample(count, rng)
+    elif kind == "random":
         vectors = rng.standard_normal((count, DIMENSION), dtype=np.float32)
     else:
         basis = np.random.default_rng(0).standard_normal((LOW_RANK + 1, DIMENSION))
@@ -223,27 +283,49 @@ def recall_at_k(approx: np.ndarray, exact: np.ndarray) -> float:
 def build_all(
     size: int, folder: Path, texts: list[str], embedder: FixedQueryVectors, args: Any
 ) -> tuple[FAISS, dict[str, Any]]:
-    """The askwiki version on disk, the LangChain store in memory, HNSW recall vs exact."""
+    """The askwiki version on disk, the LangChain store in memory, IVF recall vs exact."""
     say(f"{size}: generating {size} x {DIMENSION} unit vectors")
-    vectors = unit_vectors(size, size, args.vectors)
+    vectors = unit_vectors(size, size, args.vectors, args.fit)
     queries = np.stack(list(embedder.vectors.values()))
     threshold = args.hnsw_threshold
-    say(f"{size}: docstore, dense ({'HNSW' if size >= threshold else 'flat'}) and BM25")
+    say(f"{size}: docstore, dense ({'IVF' if size >= threshold else 'flat'}) and BM25")
     kind, times = build_version(folder, size, vectors, texts, threshold)
     say(f"{size}: LangChain store (IndexFlatL2 + InMemoryDocstore)")
     store = langchain_store(vectors, texts, size, embedder)
     exact = store.index.search(queries, K)[1] + 1  # LangChain positions -> row ids
     result: dict[str, Any] = {"size": size, "kind": kind, "build": times}
+    approximate = None
     if kind == "flat" and size >= args.recall_from:
-        say(f"{size}: HNSW build for recall (the threshold keeps this size flat)")
+        say(f"{size}: IVF build for recall (the threshold keeps this size flat)")
         ids = np.arange(1, size + 1, dtype=np.int64)
-        hnsw, times["hnsw"] = timed(partial(build_dense, vectors, ids, DIMENSION, 1))
-        result["recall"] = recall_at_k(hnsw.search(queries, K)[1], exact)
-    elif kind == "hnsw":
-        times["hnsw"] = times["dense"]
-        dense = load_dense(folder / "versions" / "v1")
-        result["recall"] = recall_at_k(dense.search(queries, K)[1], exact)
+        approximate, times["ivf"] = timed(partial(build_dense, vectors, ids, DIMENSION, 1))
+    elif kind != "flat":
+        times["ivf"] = times["dense"]
+        approximate = load_dense(folder / "versions" / "v1")
+    if approximate is not None:
+        result["recall"] = recall_at_k(approximate.search(queries, K)[1], exact)
+        result["probes"] = probe_sweep(approximate, queries, exact, args.probe_shares)
     return store, result
+
+
+def probe_sweep(
+    index: faiss.Index, queries: np.ndarray, exact: np.ndarray, shares: list[float]
+) -> dict[str, tuple[float, float, float]]:
+    """Recall@10, p50 and p95 seconds of the IVF dense leg at each share of lists probed."""
+    ivf = faiss.downcast_index(index.index)
+    default, sweep = ivf.nprobe, {}
+    for share in shares:
+        count = max(1, math.ceil(share * ivf.nlist))
+        ivf.nprobe = count
+        seconds = [timed(partial(search_dense, index, q, K))[1] for q in queries]
+        recall = recall_at_k(index.search(queries, K)[1], exact)
+        sweep[f"{share:.2f} ({count} of {ivf.nlist})"] = (
+            recall,
+            percentile(seconds, 50),
+            percentile(seconds, 95),
+        )
+    ivf.nprobe = default
+    return sweep
 
 
 def time_queries(
@@ -295,7 +377,7 @@ def run_size(size: int, texts: list[str], questions: list[str], args: Any) -> di
     work = temp_dir(f"scale-{size}")
     folder = work / "scale"
     try:
-        vectors = unit_vectors(len(questions), 7, args.vectors)
+        vectors = unit_vectors(len(questions), 7, args.vectors, args.fit)
         embedder = FixedQueryVectors(dict(zip(questions, vectors, strict=True)))
         store, result = build_all(size, folder, texts, embedder, args)
         gc.collect()
@@ -336,21 +418,33 @@ def report(results: list[dict[str, Any]], machine: str, args: argparse.Namespace
         build, load = r["build"], r["load"]
         rows.append([
             f"{r['size']:,}", r["kind"], f"{build['dense']:.1f}",
-            f"{build['hnsw']:.1f}" if "hnsw" in build else "-",
+            f"{build['ivf']:.1f}" if "ivf" in build else "-",
             f"{r['recall']:.3f}" if "recall" in r else "-",
             f"{build['bm25']:.1f}", f"{build['docstore']:.1f}", f"{load['seconds']:.2f}",
             f"{load['rss_mb']:.0f}", f"{load['rss_mb'] * 100_000 / r['size']:.0f}",
             f"{r['disk_mb'] * 100_000 / r['size']:.0f}",
         ])  # fmt: skip
     print_table(
-        f"Index build, HNSW recall@10 vs exact ({args.vectors} vectors), load time and memory",
+        f"Index build, IVF recall@10 vs exact ({args.vectors} vectors), load time and memory",
         [
-            "chunks", "dense kind", "dense build s", "HNSW build s", "HNSW recall@10",
+            "chunks", "dense kind", "dense build s", "IVF build s", "IVF recall@10",
             "BM25 build s", "docstore write s", "load s", "RSS MiB", "RSS MiB per 100k",
             "disk MiB per 100k",
         ],
         rows,
     )  # fmt: skip
+    rows = [
+        [f"{r['size']:,}", share, f"{recall:.3f}", f"{p50 * 1000:.2f}", f"{p95 * 1000:.2f}"]
+        for r in results
+        for share, (recall, p50, p95) in r.get("probes", {}).items()
+    ]
+    if rows:
+        print_table(
+            f"IVF dense leg by share of lists probed ({args.vectors} vectors, "
+            f"default {IVF_PROBED_SHARE})",
+            ["chunks", "share probed", "recall@10", "p50 ms", "p95 ms"],
+            rows,
+        )
 
 
 def main() -> None:
@@ -359,8 +453,10 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--rebuilds", type=int, default=3, help="queries for BM25-per-query")
     parser.add_argument("--rebuild-max", type=int, default=100_000, help="largest size for it")
-    parser.add_argument("--recall-from", type=int, default=100_000, help="HNSW recall from")
-    parser.add_argument("--vectors", choices=("random", "lowrank"), default="random")
+    parser.add_argument("--recall-from", type=int, default=100_000, help="IVF recall from")
+    parser.add_argument("--vectors", choices=("random", "lowrank", "e5fit"), default="random")
+    parser.add_argument("--fit-index", type=Path, help="index whose vectors e5fit fits")
+    parser.add_argument("--probe-shares", default="0.2,0.3,0.4", help="IVF shares to sweep")
     parser.add_argument("--probe", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     quiet_logs()
@@ -369,6 +465,8 @@ def main() -> None:
         return
     machine = machine_line()
     args.hnsw_threshold = Settings().faiss_hnsw_threshold
+    args.probe_shares = [float(p) for p in args.probe_shares.split(",") if p]
+    args.fit = GaussianFit.from_index(args.fit_index) if args.vectors == "e5fit" else None
     texts = base_chunks()
     questions = [
         str(q["question"])
