@@ -119,36 +119,41 @@ class Retriever:
         self.reranker = reranker
 
     def search(
-        self, query: str, top_k: int | None = None, query_vector: np.ndarray | None = None
+        self,
+        query: str,
+        top_k: int | None = None,
+        query_vector: np.ndarray | None = None,
+        translation: str | None = None,
     ) -> RetrievalResult:
         """Best ``top_k`` passages for ``query``; irrelevant ones are filtered out.
 
         ``query_vector`` is the query already embedded by the caller (the answer cache
-        embeds every question first), so it is not encoded twice.
+        embeds every question first), so it is not encoded twice. ``translation`` is the
+        query in the wiki's other language (``answering.translation``): both are searched,
+        their four legs fused into one ranking, and each passage is judged by the floor on
+        the better of the two, so a translated query meeting a page in its own language
+        counts as same-language evidence.
         """
         opts = self.options
         k = top_k or opts.top_k
         started = time.perf_counter()
         vector = self.embedder.embed_queries([query])[0] if query_vector is None else query_vector
-        language = detect_language(query)
-        terms = self.term_weights(query)
+        queries = [(query, vector)]
+        if translation:
+            queries.append((translation, self.embedder.embed_queries([translation])[0]))
         embedded = time.perf_counter()
-        candidates = self.candidates(query, vector, max(k * 3, k))
+        per_query = self._ranked(queries, max(k * 3, k))
         searched = time.perf_counter()
+        candidates = per_query[0]
         best = max((p.dense_score for p in candidates), default=0.0)
-        # Judged on the question's own words: glossary translations the wiki does contain
-        # would otherwise dilute the weight of a concept it never mentions.
-        absent = terms.absent_share(keyword_tokens(query))
-        # A cosine floor of -1 lets every passage through: the floor is off, this check too.
-        if absent > opts.max_absent_share and opts.min_dense_score > -1.0:
-            # The terms are the reader's words: not at INFO (ASKWIKI_LOG_QUESTIONS).
-            logger.info(
-                "No relevant page: %.0f%% of the question's terms are in no chunk", absent * 100
-            )
-            logger.debug("Terms in no chunk: %s", ", ".join(sorted(terms.absent)))
-            passages = []
-        else:
-            passages = [p for p in candidates if self._relevant(p, terms, language)]
+        relevant: dict[int, Passage] = {}
+        for (text, _), ranked in zip(queries, per_query, strict=True):
+            for passage in self._passing(text, ranked):
+                kept = relevant.get(passage.row_id)
+                if kept is None or passage.dense_score > kept.dense_score:
+                    relevant[passage.row_id] = passage
+        # In fused order; a passage keeps the cosine of the query it passed best with.
+        passages = [relevant[p.row_id] for p in candidates if p.row_id in relevant]
         closest = [] if passages else best_per_page(candidates)[:CLOSEST_PAGES]
         if self.reranker is not None and passages:
             passages = self.reranker.rerank(query, passages)
@@ -167,8 +172,72 @@ class Retriever:
             closest=closest,
         )
 
+    def _passing(self, query: str, candidates: list[Passage]) -> list[Passage]:
+        """The candidates that pass the relevance floor for ``query``."""
+        opts = self.options
+        terms = self.term_weights(query)
+        # Judged on the question's own words: glossary translations the wiki does contain
+        # would otherwise dilute the weight of a concept it never mentions.
+        absent = terms.absent_share(keyword_tokens(query))
+        # A cosine floor of -1 lets every passage through: the floor is off, this check too.
+        if absent > opts.max_absent_share and opts.min_dense_score > -1.0:
+            # The terms are the reader's words: not at INFO (ASKWIKI_LOG_QUESTIONS).
+            logger.info(
+                "No relevant page: %.0f%% of the question's terms are in no chunk", absent * 100
+            )
+            logger.debug("Terms in no chunk: %s", ", ".join(sorted(terms.absent)))
+            return []
+        language = detect_language(query)
+        return [p for p in candidates if self._relevant(p, terms, language)]
+
     def candidates(self, query: str, vector: np.ndarray, limit: int) -> list[Passage]:
         """The ``limit`` best chunks by fused rank, before the relevance floor and merging."""
+        return self._ranked([(query, vector)], limit)[0]
+
+    def _ranked(self, queries: Sequence[tuple[str, np.ndarray]], limit: int) -> list[list[Passage]]:
+        """The ``limit`` best chunks by rank fused over every query's dense and BM25 legs.
+
+        One list per query, the same chunks in the same order, each with its cosine to
+        that query (the floor judges each query on its own).
+        """
+        fused: dict[int, float] = {}
+        dense_scores: list[dict[int, float]] = []
+        bm25_scores: dict[int, float] = {}
+        for query, vector in queries:
+            dense, keyword = self._legs(query, vector)
+            for row_id, score in keyword:
+                bm25_scores[row_id] = max(score, bm25_scores.get(row_id, score))
+            for row_id, score in self._fused(dense, keyword).items():
+                fused[row_id] = fused.get(row_id, 0.0) + score
+            dense_scores.append(dict(dense))
+        ranked = sorted(fused, key=lambda r: fused[r], reverse=True)[:limit]
+        for (_, vector), scores in zip(queries, dense_scores, strict=True):
+            for row_id in ranked:
+                if row_id not in scores:
+                    stored = np.asarray(self.index.dense.reconstruct(row_id), dtype=np.float32)
+                    scores[row_id] = float(stored @ vector)
+        stored_chunks = self.index.docstore.chunks_by_rows(ranked)
+        return [
+            [
+                Passage(
+                    chunk=stored_chunks[r].chunk,
+                    row_id=r,
+                    score=fused[r],
+                    dense_score=scores[r],
+                    bm25_score=bm25_scores.get(r),
+                    chunk_ids=(stored_chunks[r].chunk.chunk_id,),
+                    row_ids=(r,),
+                )
+                for r in ranked
+                if r in stored_chunks
+            ]
+            for scores in dense_scores
+        ]
+
+    def _legs(
+        self, query: str, vector: np.ndarray
+    ) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
+        """The dense and BM25 rankings of one query."""
         opts = self.options
         if self._crossing():
             dense = self._calibrated_dense(query, vector)
@@ -176,6 +245,13 @@ class Retriever:
         else:
             dense = search_dense(self.index.dense, vector, opts.candidates)
             keyword = self.index.keyword.search(query, opts.candidates)
+        return dense, keyword
+
+    def _fused(
+        self, dense: list[tuple[int, float]], keyword: list[tuple[int, float]]
+    ) -> dict[int, float]:
+        """Reciprocal rank fusion of one query's two legs."""
+        opts = self.options
         keyword_ranks = _ranks(keyword)
         if self._crossing():
             keyword_ranks = self.index.languages.ranks_within_language(keyword)
@@ -186,27 +262,7 @@ class Retriever:
         ):
             for row_id, rank in ranks:
                 fused[row_id] = fused.get(row_id, 0.0) + weight / (opts.rrf_k + rank)
-        dense_scores = dict(dense)
-        bm25_scores = dict(keyword)
-        ranked = sorted(fused, key=lambda r: fused[r], reverse=True)[:limit]
-        for row_id in ranked:
-            if row_id not in dense_scores:
-                stored = np.asarray(self.index.dense.reconstruct(row_id), dtype=np.float32)
-                dense_scores[row_id] = float(stored @ vector)
-        stored_chunks = self.index.docstore.chunks_by_rows(ranked)
-        return [
-            Passage(
-                chunk=stored_chunks[r].chunk,
-                row_id=r,
-                score=fused[r],
-                dense_score=dense_scores[r],
-                bm25_score=bm25_scores.get(r),
-                chunk_ids=(stored_chunks[r].chunk.chunk_id,),
-                row_ids=(r,),
-            )
-            for r in ranked
-            if r in stored_chunks
-        ]
+        return fused
 
     def _crossing(self) -> bool:
         """Cross-language logic applies (versions built before it have no profile: off)."""

@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     max_absent_share: float = Field(0.5, ge=0)
     # Opt-in until it stops costing same-language ranking and absent-concept refusals.
     cross_language: bool = False
+    # Opt-in: one LLM call before retrieval, which adds to the time to first token.
+    translate_questions: bool = False
     allow_unsupported_answers: bool = False
 
     # LLM

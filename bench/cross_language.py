@@ -14,6 +14,11 @@ XQuAD question is asked in both of its parallel versions:
 
 A hit is a retrieved chunk of the gold passage (the document id is compared, since the
 gold answer string is in the passage's language, not the question's).
+
+With ``--translate`` every question is also translated by the configured LLM
+(``ASKWIKI_TRANSLATE_QUESTIONS``, ``askwiki.answering.translation``) once, before the
+methods run, and two more methods search with the question and its translation; the
+translation time is reported apart from the search latency (it adds to time to first token).
 """
 
 from __future__ import annotations
@@ -29,9 +34,12 @@ from langchain_community.vectorstores import FAISS
 from langchain_core.documents import Document as LCDocument
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
+from askwiki.answering.translation import QuestionTranslator
 from askwiki.embedding.embedder import Embedder
 from askwiki.ingest.pipeline import run_ingest
 from askwiki.langchain import AskwikiEmbeddings
+from askwiki.llm.base import ChatMessage
+from askwiki.llm.factory import create_backend
 from askwiki.retrieval import Retriever, retrieval_options
 from askwiki.settings import Settings
 from askwiki.store.dense import search_dense
@@ -59,6 +67,16 @@ class CrossScores:
 
     ranks: dict[str, list[int]] = field(default_factory=dict)
     seconds: list[float] = field(default_factory=list)
+
+
+@dataclass
+class Translations:
+    """Each question's LLM translation (None: unusable or failed) and its time per direction."""
+
+    text: dict[str, str | None] = field(default_factory=dict)
+    seconds: dict[str, list[float]] = field(default_factory=dict)
+    failed: int = 0
+    load_s: float = 0.0
 
 
 @dataclass
@@ -143,6 +161,25 @@ def askwiki_doc_methods(
     }
 
 
+def translated_doc_methods(
+    index: WikiIndex, settings: Settings, embedder: Embedder, k: int, translations: Translations
+) -> dict[str, DocSearch]:
+    """Searches with the question and its translation (embedded here, inside the timing)."""
+    plain = Retriever(index, embedder, replace(retrieval_options(settings), cross_language=False))
+    crossing = Retriever(index, embedder, replace(plain.options, cross_language=True))
+
+    def search(retriever: Retriever) -> DocSearch:
+        return lambda q: [
+            p.chunk.doc_id
+            for p in retriever.search(q, k, translation=translations.text.get(q)).passages
+        ]
+
+    return {
+        "askwiki hybrid + LLM translation": search(plain),
+        "askwiki hybrid, cross-language + LLM translation": search(crossing),
+    }
+
+
 def run_cross_language(
     settings: Settings,
     embedder: Embedder,
@@ -162,14 +199,30 @@ def run_cross_language(
     index = open_index(settings.index_path)
     methods = askwiki_doc_methods(index, settings, shared, k)
     methods[BASELINE] = lambda q: [str(d.metadata["id"]) for d in store.similarity_search(q, k=k)]
+    translations = Translations()
+    translator: QuestionTranslator | None = None
+    if args.translate:
+        llm = create_backend(settings)
+        say(f"translating with {llm.name}:{llm.model}; loading it")
+        _, translations.load_s = timed(
+            lambda: llm.chat([ChatMessage("user", "Hi")], max_tokens=1, temperature=0.0)
+        )
+        translator = QuestionTranslator(lambda: llm)
+        methods |= translated_doc_methods(index, settings, shared, k, translations)
     scores = {name: CrossScores() for name in methods}
     names = list(methods)
     asked = 0
     for direction, items in corpus.questions.items():
         for name in names:
             scores[name].ranks[direction] = []
+        translations.seconds[direction] = []
         for question, gold in items:
             prepare(question)
+            if translator is not None:
+                translation = translator.translate(question)
+                translations.text[question] = translation.text
+                translations.seconds[direction].append(translation.seconds)
+                translations.failed += translation.text is None
             shift = asked % len(names)
             asked += 1
             for name in names[shift:] + names[:shift]:
@@ -178,6 +231,29 @@ def run_cross_language(
                 scores[name].seconds.append(seconds)
     index.close()
     report_cross(scores, k, corpus, getattr(args, "machine", ""))
+    if translator is not None:
+        report_translations(translations)
+
+
+def report_translations(translations: Translations) -> None:
+    rows: list[list[object]] = [
+        [
+            direction,
+            len(seconds),
+            f"{sum(seconds) / len(seconds) * 1000:.0f}" if seconds else "-",
+            f"{percentile(seconds, 95) * 1000:.0f}" if seconds else "-",
+        ]
+        for direction, seconds in translations.seconds.items()
+    ]
+    print_table(
+        "LLM translation of the question (adds to time to first token; not in search ms)",
+        ["direction", "questions", "mean ms", "p95 ms"],
+        rows,
+    )
+    print(
+        f"Unusable or failed translations (searched with the question alone): "
+        f"{translations.failed}. Model load before the run: {translations.load_s:.1f} s."
+    )
 
 
 def _hit(ranks: list[int], k: int) -> float:

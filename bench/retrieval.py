@@ -154,7 +154,11 @@ class SharedQueryVectors(Embedder):
         self.vectors: dict[str, np.ndarray] = {}
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return np.stack([self.vectors[t] for t in texts])
+        """The prepared question's vector; other texts (translations) are embedded here."""
+        return np.stack([
+            self.vectors[t] if t in self.vectors else self.inner.embed_queries([t])[0]
+            for t in texts
+        ])  # fmt: skip
 
     def prepare(self, query: str) -> float:
         vectors, seconds = timed(lambda: self.inner.embed_queries([query]))
@@ -230,6 +234,11 @@ def main() -> None:
         "--cross-language",
         action="store_true",
         help="bilingual corpus, each question asked in both languages (bench/cross_language.py)",
+    )
+    parser.add_argument(
+        "--translate",
+        action="store_true",
+        help="with --cross-language: also search with the LLM's translation of each question",
     )
     parser.add_argument("--work", type=Path, default=None, help="keep the built index here")
     args = parser.parse_args()

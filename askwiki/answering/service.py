@@ -19,6 +19,7 @@ import numpy as np
 from askwiki.answering.citations import check_citations, marker_numbers, strip_markers
 from askwiki.answering.grounding import ground_answer
 from askwiki.answering.prompt import pack_prompt, rewrite_messages
+from askwiki.answering.translation import QuestionTranslator
 from askwiki.answering.types import (
     Answer,
     AnswerEvent,
@@ -108,6 +109,7 @@ class AnswerService:
         self.embedder = embedder
         self._llm_factory = llm_factory
         self._llm: LLMBackend | None = None
+        self.translator = QuestionTranslator(lambda: self.llm)
         self._reachable_at = -HEALTH_CACHE_S
 
     @property
@@ -147,7 +149,14 @@ class AnswerService:
         standalone = self._standalone(question, history) if history else question
         retriever = retriever or self.live_index.retriever()
         vector = question_vector if standalone == question else None
-        result = retriever.search(standalone, top_k, query_vector=vector)
+        translating = self.settings.translate_questions and retriever.index.languages.bilingual
+        translation = self.translator.translate(standalone) if translating else None
+        result = retriever.search(
+            standalone,
+            top_k,
+            query_vector=vector,
+            translation=translation.text if translation else None,
+        )
         retrieved = time.perf_counter()
         answer = Answer(
             id=new_answer_id(),
@@ -161,6 +170,9 @@ class AnswerService:
             standalone_question=standalone if standalone != question else None,
             index_version=retriever.index.version,
         )
+        if translation is not None:
+            # Part of retrieve_ms, and of the time to first token.
+            answer.timings["translate_ms"] = round(translation.seconds * 1000, 1)
         if not result.relevant and not self.settings.allow_unsupported_answers:
             answer.status = "no_answer"
             answer.generated = False

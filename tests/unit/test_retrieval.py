@@ -132,3 +132,25 @@ def test_stored_vectors_are_the_indexed_vectors_of_every_chunk_of_a_passage(
         texts = [rows[r].chunk.search_text for r in passage.row_ids]
         assert stored.shape == (len(passage.row_ids), 32)
         assert np.allclose(stored, embedder.embed_passages(texts), atol=1e-6)
+
+
+def test_a_translated_question_finds_the_page_in_the_other_language(tmp_path: Path) -> None:
+    # Keyword coverage decides (fake cosines are near 0): the Chinese question shares no
+    # word with the English BM25 page, its translation does.
+    retriever = make_retriever(
+        tmp_path, min_dense_score=0.99, keyword_weight=10.0, min_hybrid_score=6.0
+    )
+    question = "饱和度由哪个参数控制？"
+    alone = retriever.search(question, 5)
+    assert "retrieval/bm25.md" not in {p.chunk.doc_id for p in alone.passages}
+    both = retriever.search(question, 5, translation="Which BM25 parameter controls saturation?")
+    assert both.relevant and both.passages[0].chunk.doc_id == "retrieval/bm25.md"
+    assert both.query == question
+
+
+def test_without_a_translation_the_fused_ranking_is_the_questions_own(tmp_path: Path) -> None:
+    retriever = make_retriever(tmp_path, min_dense_score=-1.0)
+    vector = fake_embedder().embed_queries(["LoRA rank"])[0]
+    alone = retriever.candidates("LoRA rank", vector, 15)
+    searched = retriever.search("LoRA rank", 15, translation=None)
+    assert [p.row_id for p in merge_neighbours(alone)] == [p.row_id for p in searched.passages]
