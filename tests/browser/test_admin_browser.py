@@ -99,12 +99,13 @@ def test_a_form_post_without_the_csrf_token_is_refused(
     tab.locator("form[action='/admin/logout']").wait_for()
 
     # The signed-in browser posts a form that lost its token (as a forged page's would).
-    tab.evaluate(
-        """id => { const f = document.querySelector(`form[action^="/admin/questions/${id}/hidden"]`);
-                   f.querySelector('input[name=csrf]').remove(); f.submit(); }""",
-        question_id,
-    )
-    tab.wait_for_load_state()
+    # The submit navigates later: wait for that navigation, not the already-loaded page.
+    with tab.expect_navigation():
+        tab.evaluate(
+            """id => { const f = document.querySelector(`form[action^="/admin/questions/${id}/hidden"]`);
+                       f.querySelector('input[name=csrf]').remove(); f.submit(); }""",
+            question_id,
+        )
     assert "Refused" in tab.locator("h1").inner_text()
     tab.goto(f"{site.askwiki}/q/{question_id}")
     assert tab.locator("h1.question").inner_text() == HIDDEN  # still public
