@@ -11,6 +11,7 @@ CSRF token and is refused with 403 without it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -243,6 +244,29 @@ def question_page(request: Request, question_id: str, lang: LangQuery = None) ->
     )
 
 
+def _editor_action(
+    request: Request,
+    csrf: str,
+    action: Callable[[AdminSession], object],
+    redirect: RedirectResponse,
+    invalid_status: int = 404,
+) -> Response:
+    """One form post: session and CSRF check, the action, its error page or the redirect.
+
+    A question or page that does not exist answers 404; other refusals ``invalid_status``.
+    """
+    session = _form_session(request, csrf)
+    if isinstance(session, HTMLResponse):
+        return session
+    try:
+        action(session)
+    except QuestionNotFoundError as exc:
+        return _failure(request, session, 404, exc)
+    except AskwikiError as exc:
+        return _failure(request, session, invalid_status, exc)
+    return redirect
+
+
 @router.post("/admin/questions/{question_id}/hidden")
 def hide_question(
     request: Request,
@@ -252,30 +276,28 @@ def hide_question(
     back: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     """Hide a question from every public list and page, or show it again."""
-    session = _form_session(request, csrf)
-    if isinstance(session, HTMLResponse):
-        return session
-    try:
-        _editors(request).hide(question_id, hidden == "1", session.actor)
-    except AskwikiError as exc:
-        return _failure(request, session, 404, exc)
     # Back to the list the button was on; only to a page of this admin site.
     if back.startswith("/admin") and not back.startswith("//"):
-        return RedirectResponse(back, status_code=303)
-    return _back(request, f"/admin/questions/{question_id}")
+        redirect = RedirectResponse(back, status_code=303)
+    else:
+        redirect = _back(request, f"/admin/questions/{question_id}")
+    return _editor_action(
+        request,
+        csrf,
+        lambda session: _editors(request).hide(question_id, hidden == "1", session.actor),
+        redirect,
+    )
 
 
 @router.post("/admin/questions/{question_id}/delete")
 def delete_question(request: Request, question_id: str, csrf: CsrfForm = "") -> Response:
     """Delete a question for good, with its repeats, votes and curated answer."""
-    session = _form_session(request, csrf)
-    if isinstance(session, HTMLResponse):
-        return session
-    try:
-        _editors(request).delete(question_id, session.actor)
-    except AskwikiError as exc:
-        return _failure(request, session, 404, exc)
-    return _back(request, "/admin")
+    return _editor_action(
+        request,
+        csrf,
+        lambda session: _editors(request).delete(question_id, session.actor),
+        _back(request, "/admin"),
+    )
 
 
 @router.post("/admin/questions/{question_id}/curated")
@@ -287,35 +309,30 @@ def curate(
     pages: Annotated[str, Form(max_length=20_000)] = "",
 ) -> Response:
     """Write the curated answer; the pages listed are its sources [1], [2]..."""
-    session = _form_session(request, csrf)
-    if isinstance(session, HTMLResponse):
-        return session
     editors = _editors(request)
     listed = [line.strip() for line in pages.splitlines() if line.strip()]
-    try:
+
+    def write(session: AdminSession) -> None:
         record = editors.question(question_id)
         ai_pages = [s.doc_id for s in sorted(record.answer.sources, key=lambda s: s.n)]
         # The AI's own pages unchanged: keep its sources as they are (sections included).
         cited = None if listed == ai_pages else [CitedPage(doc_id) for doc_id in listed]
         editors.curate(question_id, answer, cited, session.actor)
-    except QuestionNotFoundError as exc:
-        return _failure(request, session, 404, exc)
-    except AskwikiError as exc:
-        return _failure(request, session, 422, exc)
-    return _back(request, f"/admin/questions/{question_id}")
+
+    return _editor_action(
+        request, csrf, write, _back(request, f"/admin/questions/{question_id}"), 422
+    )
 
 
 @router.post("/admin/questions/{question_id}/curated/delete")
 def uncurate(request: Request, question_id: str, csrf: CsrfForm = "") -> Response:
     """Remove the curated answer: readers get the AI's answers again."""
-    session = _form_session(request, csrf)
-    if isinstance(session, HTMLResponse):
-        return session
-    try:
-        _editors(request).uncurate(question_id, session.actor)
-    except AskwikiError as exc:
-        return _failure(request, session, 404, exc)
-    return _back(request, f"/admin/questions/{question_id}")
+    return _editor_action(
+        request,
+        csrf,
+        lambda session: _editors(request).uncurate(question_id, session.actor),
+        _back(request, f"/admin/questions/{question_id}"),
+    )
 
 
 # -- gaps, audit ---------------------------------------------------------------------------
@@ -414,32 +431,34 @@ def delete_document(
     doc_id: Annotated[str, Form(min_length=1, max_length=1024)] = "",
 ) -> Response:
     """Remove a document from the index, as a job."""
-    session = _form_session(request, csrf)
-    if isinstance(session, HTMLResponse):
-        return session
     state: admin_api.AdminState = request.app.state.admin
-    try:
-        admin_api.delete_document(doc_id, Response(), state, request.app.state.live_index)
-    except AskwikiError as exc:
-        return _failure(request, session, 404, exc)
-    return _back(request, "/admin/documents")
+    return _editor_action(
+        request,
+        csrf,
+        lambda _: admin_api.delete_document(
+            doc_id, Response(), state, request.app.state.live_index
+        ),
+        _back(request, "/admin/documents"),
+    )
 
 
 @router.post("/admin/sync")
 def sync(request: Request, csrf: CsrfForm = "") -> Response:
     """Pull the wiki sources' changes now, as a job."""
-    session = _form_session(request, csrf)
-    if isinstance(session, HTMLResponse):
-        return session
-    admin_api.sync(request, Response(), request.app.state.admin, None)
-    return _back(request, "/admin/documents")
+    return _editor_action(
+        request,
+        csrf,
+        lambda _: admin_api.sync(request, Response(), request.app.state.admin, None),
+        _back(request, "/admin/documents"),
+    )
 
 
 @router.post("/admin/reindex")
 def reindex(request: Request, csrf: CsrfForm = "") -> Response:
     """Rebuild the index from the uploads folder, as a job."""
-    session = _form_session(request, csrf)
-    if isinstance(session, HTMLResponse):
-        return session
-    admin_api.reindex(Response(), request.app.state.admin, None)
-    return _back(request, "/admin/documents")
+    return _editor_action(
+        request,
+        csrf,
+        lambda _: admin_api.reindex(Response(), request.app.state.admin, None),
+        _back(request, "/admin/documents"),
+    )

@@ -183,6 +183,57 @@ def test_curating_with_an_unknown_page_says_which(make_client: ClientFactory) ->
     assert response.status_code == 422 and "no/such/page.md" in response.text
 
 
+def test_removing_a_curated_answer_then_deleting_the_question_from_the_forms(
+    make_client: ClientFactory,
+) -> None:
+    client = sign_in(make_client(admin_token=TOKEN))
+    question_id = ask(client, "Who introduced LoRA?")
+    csrf = csrf_of(client.get(f"/admin/questions/{question_id}").text)
+    client.post(
+        f"/admin/questions/{question_id}/curated",
+        data={"csrf": csrf, "answer": "Edward Hu [1].", "pages": "models/lora.md"},
+    )
+
+    removed = client.post(
+        f"/admin/questions/{question_id}/curated/delete",
+        data={"csrf": csrf},
+        follow_redirects=False,
+    )
+    deleted = client.post(
+        f"/admin/questions/{question_id}/delete", data={"csrf": csrf}, follow_redirects=False
+    )
+
+    assert removed.status_code == 303 and removed.headers["location"].endswith(question_id)
+    assert deleted.status_code == 303 and deleted.headers["location"] == "/admin"
+    assert client.get(f"/q/{question_id}").status_code in (404, 410)
+    audit = client.get("/admin/audit").text
+    assert "uncurate" in audit and "delete" in audit
+
+
+@pytest.mark.parametrize("action", ["hidden", "delete", "curated/delete"])
+def test_a_form_post_about_an_unknown_question_is_404(
+    make_client: ClientFactory, action: str
+) -> None:
+    client = sign_in(make_client(admin_token=TOKEN))
+    csrf = csrf_of(client.get("/admin").text)
+    response = client.post(f"/admin/questions/no-such-id/{action}", data={"csrf": csrf})
+    assert response.status_code == 404
+
+
+def test_admin_gaps_link_the_asked_question_to_its_curated_answer_form(
+    make_client: ClientFactory,
+) -> None:
+    client = sign_in(make_client(admin_token=TOKEN, min_dense_score=0.999))
+    ids = [ask(client, q) for q in ["How do I bake bread?", "how do I bake bread"]]
+
+    html = client.get("/admin/gaps").text
+
+    # One gap and one example per wording: both asks are the same question.
+    assert html.count('class="panel gap"') == 1 and "Asked: 2" in html
+    assert "no page: 2" in html and "Nearest page:" in html
+    assert any(f'href="/admin/questions/{i}#curate"' in html for i in ids)
+
+
 def test_upload_from_the_documents_page_runs_an_ingest_job(make_client: ClientFactory) -> None:
     client = sign_in(make_client(admin_token=TOKEN))
     page = client.get("/admin/documents")
