@@ -1,4 +1,4 @@
-"""Per-IP and per-session rate limits on the public ask endpoints.
+"""Per-IP and per-session rate limits on the public ask endpoints and the admin sign-in.
 
 In one process's memory by default; with ASKWIKI_REDIS_URL, shared by every replica
 through Redis (``ratelimit_redis``), with the same semantics. A sliding-window log per key: at most ``limit`` requests in any ``window_s`` seconds, so
@@ -46,6 +46,15 @@ class Budget:
     name: str
     limit: int
     window_s: float = 60.0
+    # What the 429 says is too frequent, in English and Chinese.
+    refusal: tuple[str, str] = ("Too many questions", "提问太频繁")
+
+
+# Guessing an admin token through the sign-in form: 10 tries per address per 15 minutes,
+# whatever ASKWIKI_RATE_LIMIT_PER_MINUTE says (it governs the public endpoints).
+SIGN_IN_BUDGET = Budget(
+    "ip-admin-sign-in", 10, 900.0, ("Too many sign-in attempts", "登录尝试太频繁")
+)
 
 
 @dataclass(frozen=True)
@@ -212,7 +221,7 @@ class RateLimitMiddleware:
             ip,
             retry_after,
         )
-        await _too_many(send, retry_after, wants_html=_accepts_html(scope))
+        await _too_many(send, retry_after, hits[0][0].refusal, wants_html=_accepts_html(scope))
 
 
 def _accepts_html(scope: Scope) -> bool:
@@ -243,12 +252,15 @@ async def _unavailable(send: Send) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-async def _too_many(send: Send, retry_after: int, *, wants_html: bool = False) -> None:
-    detail = f"Too many questions; retry in {retry_after} s."
+async def _too_many(
+    send: Send, retry_after: int, refusal: tuple[str, str], *, wants_html: bool = False
+) -> None:
+    english, chinese = refusal
+    detail = f"{english}; retry in {retry_after} s."
     if wants_html:
         body = (
-            '<!doctype html><meta charset="utf-8"><title>429 Too many questions</title>'
-            f"<p>{detail}</p><p>提问太频繁，请 {retry_after} 秒后重试。</p>"
+            f'<!doctype html><meta charset="utf-8"><title>429 {english}</title>'
+            f"<p>{detail}</p><p>{chinese}，请 {retry_after} 秒后重试。</p>"
         ).encode()
         content_type = b"text/html; charset=utf-8"
     else:
@@ -292,22 +304,28 @@ def install_rate_limit(app: FastAPI, settings: Settings, metrics: Metrics | None
     per_ip = settings.rate_limit_per_minute
     per_session = settings.session_rate_limit_per_minute
     trusted_hops = settings.trusted_proxy_hops
-    if per_ip <= 0 and per_session <= 0:
-        logger.info("Rate limiting is off (ASKWIKI_RATE_LIMIT_PER_MINUTE=0)")
+    routes: dict[tuple[str, str], RouteLimit] = {}
+    if per_ip > 0 or per_session > 0:
+        ask = RouteLimit(
+            ask_budget(settings),
+            Budget("session-ask", per_session) if per_session > 0 else None,
+        )
+        # Every endpoint that can start an LLM answer shares the ask budget.
+        routes = {
+            ("POST", "/api/ask"): ask,
+            ("POST", "/v1/chat/completions"): ask,
+            ("POST", "/ask"): ask,  # the HTML ask form
+            ("GET", "/ask"): ask,  # /ask?q=... links
+            ("GET", "/api/search"): RouteLimit(search_budget(settings)),
+        }
+    else:
+        logger.info(
+            "Rate limiting of the public endpoints is off (ASKWIKI_RATE_LIMIT_PER_MINUTE=0)"
+        )
+    if settings.admin_enabled:
+        routes[("POST", "/admin/login")] = RouteLimit(SIGN_IN_BUDGET)
+    if not routes:
         return
-    ask = RouteLimit(
-        ask_budget(settings),
-        Budget("session-ask", per_session) if per_session > 0 else None,
-    )
-    search = RouteLimit(search_budget(settings))
-    # Every endpoint that can start an LLM answer shares the ask budget.
-    routes = {
-        ("POST", "/api/ask"): ask,
-        ("POST", "/v1/chat/completions"): ask,
-        ("POST", "/ask"): ask,  # the HTML ask form
-        ("GET", "/ask"): ask,  # /ask?q=... links
-        ("GET", "/api/search"): search,
-    }
     limiter: Limiter | RateLimiter = RateLimiter()
     if settings.redis_url:
         from askwiki.server.ratelimit_redis import RedisRateLimiter

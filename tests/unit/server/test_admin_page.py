@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from askwiki.server.admin.session import SESSION_COOKIE
+from askwiki.server.ratelimit import SIGN_IN_BUDGET
 from tests.support.admin import AUTH, TOKEN, wait_job
 from tests.unit.server.conftest import ClientFactory
 
@@ -63,6 +64,29 @@ def test_wrong_token_is_refused_without_a_session(make_client: ClientFactory, to
     assert response.status_code == 401 and "That token is not right." in response.text
     assert SESSION_COOKIE not in response.cookies
     assert 'type="password"' in client.get("/admin").text
+
+
+@pytest.mark.parametrize("public_limit", [30, 0])
+def test_guessing_tokens_is_rate_limited_even_with_public_limits_off(
+    make_client: ClientFactory, public_limit: int
+) -> None:
+    client = make_client(
+        admin_token=TOKEN, rate_limit_per_minute=public_limit, session_rate_limit_per_minute=0
+    )
+    csrf = csrf_of(client.get("/admin").text)
+    statuses = [
+        client.post("/admin/login", data={"token": f"guess{n}", "csrf": csrf}).status_code
+        for n in range(SIGN_IN_BUDGET.limit)
+    ]
+
+    blocked = client.post(
+        "/admin/login", data={"token": TOKEN, "csrf": csrf}, headers={"Accept": "text/html"}
+    )
+
+    assert statuses == [401] * SIGN_IN_BUDGET.limit
+    assert blocked.status_code == 429 and int(blocked.headers["retry-after"]) > 60
+    assert "Too many sign-in attempts" in blocked.text and SESSION_COOKIE not in blocked.cookies
+    assert client.post("/api/ask", json={"question": "Who introduced LoRA?"}).status_code == 200
 
 
 def test_sign_in_without_the_login_csrf_token_is_403(make_client: ClientFactory) -> None:
