@@ -49,19 +49,19 @@ def _editors(request: Request) -> Editors:
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
+BAD_REQUEST_ID = "X-Request-ID must be 1-128 letters, digits or . _ : -"
+
+
+def valid_request_id(value: str | None) -> bool:
+    """Whether an ``X-Request-ID`` header (None: absent) may name an ask."""
+    return value is None or _REQUEST_ID.fullmatch(value) is not None
+
+
 def _request_id(x_request_id: Annotated[str | None, Header()] = None) -> str | None:
     """The load balancer's id of this request, the same on each of its retries."""
-    if x_request_id is None:
-        return None
-    if not _REQUEST_ID.fullmatch(x_request_id):
+    if not valid_request_id(x_request_id):
         raise RequestValidationError(
-            [
-                {
-                    "loc": ("header", "x-request-id"),
-                    "msg": "X-Request-ID must be 1-128 letters, digits or . _ : -",
-                    "type": "value_error",
-                }
-            ]
+            [{"loc": ("header", "x-request-id"), "msg": BAD_REQUEST_ID, "type": "value_error"}]
         )
     return x_request_id
 

@@ -24,6 +24,7 @@ from askwiki.live_index import LiveIndex
 from askwiki.llm.base import ChatMessage
 from askwiki.questions import QuestionDesk
 from askwiki.retrieval import append_without_overlap
+from askwiki.server.deps import BAD_REQUEST_ID, valid_request_id
 from askwiki.server.errors import error_body
 from askwiki.server.mcp.schemas import PageOut, PageSectionOut, WikiSearchOut
 from askwiki.server.routes.search import search_hit
@@ -98,11 +99,16 @@ def search(access: WikiAccess, query: str, k: int) -> WikiSearchOut:
     )
 
 
-def ask(access: WikiAccess, question: str, history: list[HistoryTurn]) -> AnswerOut:
+def ask(
+    access: WikiAccess,
+    question: str,
+    history: list[HistoryTurn],
+    request_id: str | None = None,
+) -> AnswerOut:
     question = _check_text("question", question, access.settings.max_question_chars)
     turns = [ChatMessage(turn.role, turn.content) for turn in history]
     with _as_tool_error():
-        answer = access.desk.ask(question, turns)
+        answer = access.desk.ask(question, turns, request_id=request_id)
     return AnswerOut.model_validate(asdict(answer))
 
 
@@ -171,6 +177,15 @@ def _sections(chunks: list[StoredChunk]) -> list[PageSectionOut]:
     return sections
 
 
+def _request_id(ctx: Context) -> str | None:
+    """The HTTP request's ``X-Request-ID`` (a proxy's retry repeats it); None over stdio."""
+    request = ctx.request_context.request
+    value = None if request is None else request.headers.get("x-request-id")
+    if not valid_request_id(value):
+        raise ToolError(f"invalid_request: {BAD_REQUEST_ID}")
+    return value
+
+
 def _admit(access: WikiAccess, kind: ToolKind, ctx: Context) -> None:
     if access.admit is not None:
         access.admit(kind, ctx.request_context.request)
@@ -223,8 +238,9 @@ def build_mcp_server(access: Callable[[], WikiAccess]) -> MCPServer:
         same object as askwiki's HTTP API, and recorded in its question log.
         """
         wiki = access()
+        request_id = _request_id(ctx)
         _admit(wiki, "ask", ctx)
-        return ask(wiki, question, history or [])
+        return ask(wiki, question, history or [], request_id)
 
     @server.tool(annotations=read_only)
     def get_page(

@@ -64,9 +64,11 @@ def serve(tmp_path: Path) -> Serve:
 
 @asynccontextmanager
 async def connect(
-    base_url: str, token: str | None = None, mode: str = "auto"
+    base_url: str, token: str | None = None, mode: str = "auto", request_id: str | None = None
 ) -> AsyncIterator[Client]:
-    headers = {"Authorization": f"Bearer {token}"} if token else None
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    if request_id is not None:
+        headers["X-Request-ID"] = request_id
     async with (
         create_mcp_http_client(headers=headers) as http,
         Client(streamable_http_client(f"{base_url}/mcp", http_client=http), mode=mode) as client,
@@ -138,6 +140,20 @@ def test_ask_wiki_answers_with_sources_and_logs_the_question(serve: Serve) -> No
     assert "Hu et al." in answer["answer"] and "[1]" in answer["answer"]
     assert answer["sources"][0]["doc_id"] == "models/lora.md" and answer["sources"][0]["cited"]
     assert [item["id"] for item in logged["items"]] == [answer["id"]]
+
+
+def test_a_retried_ask_wiki_with_the_same_request_id_is_one_question(serve: Serve) -> None:
+    llm = FakeLLM(["LoRA was introduced by Hu et al. in 2021 [1].", "A second answer [1]."])
+    with serve(llm=llm) as base_url:
+        first = call(base_url, "ask_wiki", {"question": "Who introduced LoRA?"}, request_id="r-1")
+        retry = call(base_url, "ask_wiki", {"question": "Who introduced LoRA?"}, request_id="r-1")
+        bad = call(base_url, "ask_wiki", {"question": "Who introduced LoRA?"}, request_id="a b")
+        logged = httpx.get(f"{base_url}/api/questions").json()
+    assert first.structured_content is not None and retry.structured_content is not None
+    assert retry.structured_content["id"] == first.structured_content["id"]
+    assert "Hu et al." in retry.structured_content["answer"] and len(llm.calls) == 1
+    assert bad.is_error and "invalid_request: X-Request-ID" in text_of(bad)
+    assert [item["id"] for item in logged["items"]] == [first.structured_content["id"]]
 
 
 def test_ask_wiki_passes_history_for_follow_ups(serve: Serve) -> None:
