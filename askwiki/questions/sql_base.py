@@ -37,7 +37,13 @@ ROOT_VOTES = (
 NOT_DOWNVOTED = (
     f"NOT EXISTS (SELECT 1 FROM {ROOT_VOTES} v WHERE v.root = q.id AND v.down > COALESCE(v.up, 0))"
 )
-SUMMARY_COLUMNS = "q.id, q.question, q.asked_at, q.answer, q.status, q.language, q.normalized"
+# A curated question's list entry shows the editors' answer (its own, or its original's).
+_CURATED_TEXT = "(SELECT ca.answer FROM curated_answers ca WHERE ca.question_id = {})"
+SUMMARY_COLUMNS = (
+    "q.id, q.question, q.asked_at, q.status, q.language, q.normalized, COALESCE("
+    f"{_CURATED_TEXT.format('q.id')}, {_CURATED_TEXT.format('q.cached_from')}, q.answer"
+    ") AS answer"
+)
 
 
 TEXT_MATCH = " AND (q.question LIKE :raw ESCAPE '\\' OR q.normalized LIKE :norm ESCAPE '\\')"

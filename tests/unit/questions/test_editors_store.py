@@ -187,6 +187,19 @@ def test_a_repeat_carries_the_curated_answer_of_its_original(store: SQLQuestionS
     assert store.get("bm25").curated is None
 
 
+def test_lists_show_the_curated_answer_as_the_snippet(store: SQLQuestionStore) -> None:
+    _log(store)
+    before = {s.id: s.answer_snippet for s in store.recent(10)}
+
+    store.put_curated("lora", "An editor's answer about LoRA [1].", [], EDITOR)
+
+    after = {s.id: s.answer_snippet for s in store.recent(10)}
+    similar = {s.id: s.answer_snippet for s in store.similar(unit(1, 0), MODEL, set(), 10)}
+    assert after["lora"] == similar["lora"] == "An editor's answer about LoRA."  # no markers
+    assert before["lora"] != after["lora"]
+    assert after["bm25"] == before["bm25"]  # other questions keep the AI's text
+
+
 def test_removing_a_curated_answer(store: SQLQuestionStore) -> None:
     save(store, make_answer(id="lora"), unit(1, 0))
     store.put_curated("lora", "Curated.", make_answer().sources, EDITOR)
