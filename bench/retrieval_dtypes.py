@@ -7,10 +7,12 @@ the setting picks on this machine), each into its own index. Every sampled quest
 embedded once per dtype, and askwiki's methods (hybrid with the configured floor, hybrid
 without it, the dense leg alone) are asked with every pairing of index dtype and query
 dtype: a server running in bfloat16 over an index embedded in float32 is the pairing
-(float32 index, bfloat16 queries). Issue 18: the dtypes may share an index only if every
-pairing's MRR@10 is within 0.3 point of the baseline's (the first dtype with itself).
-The cosine between the two dtypes' vectors of the same chunk and of the same question is
-reported too.
+(float32 index, bfloat16 queries). Issue 18: the dtypes may share an index only if
+askwiki's retrieval (the hybrid methods, floor on and off: what ``/api/search`` and
+``/api/ask`` serve) is within 0.3 point of MRR@10 of the baseline (the first dtype with
+itself) in every pairing. The dense leg alone is reported beside it as a diagnostic: it
+shows what the dtype does to raw vector ranking. The cosine between the two dtypes'
+vectors of the same chunk and of the same question is reported too.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from bench.retrieval import (
 # Issue 18: vectors of two dtypes may share an index within this much MRR@10 (0.3 point).
 MRR_TOLERANCE = 0.003
 DROPPED = "BM25 leg alone"  # the same for every dtype
+SERVED = "askwiki hybrid"  # the methods the decision rests on (name prefix)
 
 
 class AllDtypes:
@@ -134,13 +137,14 @@ def report(
 ) -> None:
     first = next(iter(builds))
     rows: list[list[object]] = []
-    worst = 0.0
+    worst = {"served": 0.0, "dense": 0.0}
     for key, s in scores.items():
         method, index_dtype, query_dtype = key.split(" | ")
         ranks = s.all_ranks()
         baseline = scores[f"{method} | {first} | {first}"].all_ranks()
         delta = mrr(ranks) - mrr(baseline)
-        worst = max(worst, abs(delta))
+        kind = "served" if method.startswith(SERVED) else "dense"
+        worst[kind] = max(worst[kind], abs(delta))
         rows.append([
             method, index_dtype, query_dtype,
             f"{hit_at(ranks, 1):.3f}", f"{hit_at(ranks, 5):.3f}", f"{mrr(ranks):.4f}",
@@ -175,10 +179,12 @@ def report(
                 f"{np.mean(cosines):.5f}, 1st percentile {percentile(cosines, 1):.5f}, "
                 f"min {min(cosines):.5f} ({len(cosines)} {label}s)"
             )
-    verdict = "within" if worst <= MRR_TOLERANCE else "NOT within"
+    served, dense = worst["served"], worst["dense"]
+    verdict = "within" if served <= MRR_TOLERANCE else "NOT within"
     print(
-        f"Largest |ΔMRR@{k}| over all pairings and methods: {worst * 100:.2f} point(s), "
-        f"{verdict} the {MRR_TOLERANCE * 100:.1f} point tolerance (issue 18)."
+        f"askwiki retrieval (hybrid, floor on and off): largest |ΔMRR@{k}| over all pairings "
+        f"{served * 100:.2f} point(s), {verdict} the {MRR_TOLERANCE * 100:.1f} point "
+        f"tolerance (issue 18). Dense leg alone (diagnostic): {dense * 100:.2f} point(s)."
     )
     print("Questions per set: " + ", ".join(f"{n} {len(r)}" for n, r in _ranks(scores).items()))
 

@@ -15,8 +15,9 @@ logger = logging.getLogger(__name__)
 FORMAT_VERSION = 1
 MANIFEST_FILE = "manifest.json"
 # Pairs of dtypes whose vectors of one model may share an index, because
-# ``bench/retrieval.py --dtypes`` measured every pairing of index and query dtype within 0.3
-# point of MRR@10 (issue 18; figures in README "Embedding dtype"). Any other pair is refused.
+# ``bench/retrieval.py --dtypes`` measured askwiki's retrieval within 0.3 point of MRR@10 in
+# every pairing of index and query dtype (issue 18; README "Embedding dtype"). Any other
+# pair is refused.
 INTERCHANGEABLE_DTYPES = frozenset({frozenset({"float32", "bfloat16"})})
 # Manifest ``extra`` key: every dtype whose vectors a version may hold, once they are mixed.
 DTYPES_KEY = "embedding_dtypes"
