@@ -1,6 +1,7 @@
 """Retrieval quality and latency: askwiki hybrid vs the LangChain tutorial pipeline.
 
     python bench/retrieval.py [--limit 300] [--passages N] [--k 10]
+    python bench/retrieval.py --dtypes float32,bfloat16 [--limit 100] [--passages 200]
 
 CMRC 2018 dev, XQuAD zh and XQuAD en passages are pooled into one index built by the real
 pipeline (``run_ingest`` on JSONL copies whose ids carry a ``set/`` prefix), so every set
@@ -11,6 +12,10 @@ with default settings + langchain_community FAISS.from_documents + similarity_se
 with the same embedding model and the same k. A hit is a retrieved text that contains a
 gold answer string (NFKC, whitespace collapsed). Methods are timed per question in
 rotating order, so background load hits them alike.
+
+With ``--dtypes`` the same pooled corpus is indexed once per embedding dtype and askwiki's
+methods are asked with every pairing of index dtype and query dtype
+(``bench/retrieval_dtypes.py``): whether vectors of the two dtypes are interchangeable.
 """
 
 from __future__ import annotations
@@ -167,8 +172,11 @@ class SharedQueryVectors(Embedder):
 
 
 def evaluate(
-    methods: dict[str, Search], shared: SharedQueryVectors, questions: dict[str, list[Question]]
+    methods: dict[str, Search],
+    prepare: Callable[[str], float],
+    questions: dict[str, list[Question]],
 ) -> tuple[dict[str, Scores], list[float]]:
+    """Ask every question of every method; ``prepare`` embeds the question once for all."""
     scores = {name: Scores() for name in methods}
     names = list(methods)
     embed_seconds: list[float] = []
@@ -179,7 +187,7 @@ def evaluate(
             scores[name].ranks[set_name] = []
         for item in items:
             question, answers = str(item["question"]), [str(a) for a in item["answers"]]
-            embed_seconds.append(shared.prepare(question))
+            embed_seconds.append(prepare(question))
             shift = asked % len(names)
             asked += 1
             for name in names[shift:] + names[:shift]:
@@ -241,9 +249,20 @@ def main() -> None:
         help="with --cross-language: also search with the LLM's translation of each question",
     )
     parser.add_argument("--work", type=Path, default=None, help="keep the built index here")
+    parser.add_argument(
+        "--dtypes",
+        default=None,
+        help="compare embedding dtypes instead (e.g. float32,bfloat16; the first is the baseline)",
+    )
     args = parser.parse_args()
     quiet_logs()
     machine = machine_line()
+    if args.dtypes:
+        # Imported here: the comparison reuses this module's methods and scoring.
+        from bench.retrieval_dtypes import run_dtypes
+
+        run_dtypes(args, machine)
+        return
     if args.cross_language:
         cross_language_main(args, machine)
         return
@@ -264,7 +283,7 @@ def main() -> None:
         store.embedding_function = AskwikiEmbeddings(shared)
         methods = askwiki_methods(index, settings, shared, args.k)
         methods[BASELINE] = lambda q: [d.page_content for d in store.similarity_search(q, k=args.k)]
-        scores, embed_seconds = evaluate(methods, shared, questions)
+        scores, embed_seconds = evaluate(methods, shared.prepare, questions)
         index.close()
     finally:
         shutil.rmtree(work, ignore_errors=True)

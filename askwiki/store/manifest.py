@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from askwiki.errors import IndexCorruptError, IndexMismatchError
 
+logger = logging.getLogger(__name__)
+
 FORMAT_VERSION = 1
 MANIFEST_FILE = "manifest.json"
-# Whether float32 and bfloat16 vectors of one model may share an index; see README
-# "Embedding dtype" for the bench/retrieval.py measurement this rests on.
-DTYPES_INTERCHANGEABLE = False
+# Pairs of dtypes whose vectors of one model may share an index, because
+# ``bench/retrieval.py --dtypes`` measured askwiki's retrieval within 0.3 point of MRR@10 in
+# every pairing of index and query dtype (issue 18; README "Embedding dtype"). Any other
+# pair is refused.
+INTERCHANGEABLE_DTYPES = frozenset({frozenset({"float32", "bfloat16"})})
+# Manifest ``extra`` key: every dtype whose vectors a version may hold, once they are mixed.
+DTYPES_KEY = "embedding_dtypes"
 
 
 @dataclass(frozen=True)
@@ -78,8 +85,22 @@ class Manifest:
         return manifest
 
 
+def dtypes_interchangeable(first: str, second: str) -> bool:
+    """Whether vectors embedded in these two dtypes may be searched together."""
+    return first == second or frozenset({first, second}) in INTERCHANGEABLE_DTYPES
+
+
+def embedded_dtypes(manifest: Manifest) -> list[str]:
+    """The dtypes whose vectors this version may hold (one unless they were mixed)."""
+    recorded = manifest.extra.get(DTYPES_KEY)
+    if isinstance(recorded, list) and recorded:
+        return sorted({str(d) for d in recorded} | {manifest.embedding.dtype})
+    return [manifest.embedding.dtype]
+
+
 def check_same_model(manifest: Manifest, embedding: EmbeddingInfo, index_path: Path) -> None:
-    """Refuse to mix vectors of two embedding models (or of two dtypes) in one index."""
+    """Refuse to mix vectors of two embedding models, or of two dtypes not measured
+    interchangeable, in one index."""
     built = manifest.embedding
     if (built.model, built.dimension) != (embedding.model, embedding.dimension):
         raise IndexMismatchError(
@@ -88,9 +109,19 @@ def check_same_model(manifest: Manifest, embedding: EmbeddingInfo, index_path: P
             "configured; set ASKWIKI_EMBEDDING_MODEL back to the index's model, use another "
             "--index name, or rebuild with 'askwiki ingest --rebuild'"
         )
-    if built.dtype != embedding.dtype and not DTYPES_INTERCHANGEABLE:
+    stored = embedded_dtypes(manifest)
+    refused = [d for d in stored if not dtypes_interchangeable(d, embedding.dtype)]
+    if refused:
         raise IndexMismatchError(
-            f"Index {index_path} was embedded in {built.dtype} but the embedding model runs "
-            f"in {embedding.dtype}; set ASKWIKI_EMBEDDING_DTYPE={built.dtype}, use another "
+            f"Index {index_path} was embedded in {' and '.join(refused)} but the embedding "
+            f"model runs in {embedding.dtype}, and vectors of these dtypes were not measured "
+            f"interchangeable; set ASKWIKI_EMBEDDING_DTYPE={refused[0]}, use another "
             "--index name, or rebuild with 'askwiki ingest --rebuild'"
+        )
+    if stored != [embedding.dtype]:
+        logger.info(
+            "Index %s was embedded in %s; the model runs in %s, measured interchangeable",
+            index_path,
+            " and ".join(stored),
+            embedding.dtype,
         )

@@ -30,7 +30,14 @@ from askwiki.store.layout import (
     remove_stale,
     writer_lock,
 )
-from askwiki.store.manifest import ChunkingInfo, EmbeddingInfo, Manifest, check_same_model
+from askwiki.store.manifest import (
+    DTYPES_KEY,
+    ChunkingInfo,
+    EmbeddingInfo,
+    Manifest,
+    check_same_model,
+    embedded_dtypes,
+)
 from askwiki.text import KEYWORD_TOKENIZER, keyword_tokens
 
 logger = logging.getLogger(__name__)
@@ -228,6 +235,7 @@ class IndexWriter:
                 **self._carried_extra(),
                 **(extra or {}),
                 "crosslingual": profile.summary(),
+                **self._dtypes_extra(),
             },
         )
         (self._temp / "manifest.json").write_text(manifest.to_json(), encoding="utf-8")
@@ -236,6 +244,13 @@ class IndexWriter:
         remove_stale(self.index_path, self._keep)
         logger.info("Published %s version %s (%d chunks)", self.index_path, self._version, chunks)
         return manifest
+
+    def _dtypes_extra(self) -> dict[str, object]:
+        """Record the dtypes once vectors of another one (interchangeable) were kept."""
+        if self.previous is None:
+            return {}
+        dtypes = sorted(set(embedded_dtypes(self.previous.manifest)) | {self.embedding.dtype})
+        return {DTYPES_KEY: dtypes} if dtypes != [self.embedding.dtype] else {}
 
     def _carried_extra(self) -> dict[str, object]:
         if self.previous is None:

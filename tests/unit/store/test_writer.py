@@ -21,7 +21,14 @@ from askwiki.store.dense import search_dense
 from askwiki.store.docstore import DOCSTORE_FILE
 from askwiki.store.index import open_index
 from askwiki.store.layout import current_version, published_versions, version_path
-from askwiki.store.manifest import ChunkingInfo, EmbeddingInfo, Manifest
+from askwiki.store.manifest import (
+    DTYPES_KEY,
+    ChunkingInfo,
+    EmbeddingInfo,
+    Manifest,
+    dtypes_interchangeable,
+    embedded_dtypes,
+)
 from askwiki.store.writer import IndexWriter
 from askwiki.testing.fake_embedder import fake_embedder
 from askwiki.text import KEYWORD_TOKENIZER
@@ -37,9 +44,13 @@ def page(doc_id: str, text: str) -> Document:
 
 
 def write(
-    path: Path, upserts: list[Document], deletes: tuple[str, ...] = (), **kw: object
+    path: Path,
+    upserts: list[Document],
+    deletes: tuple[str, ...] = (),
+    info: EmbeddingInfo = INFO,
+    **kw: object,
 ) -> str | None:
-    with IndexWriter(path, INFO, CHUNKING, hnsw_threshold=10_000, **kw) as writer:  # type: ignore[arg-type]
+    with IndexWriter(path, info, CHUNKING, hnsw_threshold=10_000, **kw) as writer:  # type: ignore[arg-type]
         for doc_id in deletes:
             writer.delete(doc_id)
         for document in upserts:
@@ -108,25 +119,80 @@ def test_other_embedding_model_is_refused(tmp_path: Path) -> None:
         pass
 
 
-def test_other_embedding_dtype_is_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("first", "second", "expected"),
+    [
+        ("float32", "float32", True),
+        ("bfloat16", "bfloat16", True),
+        ("float32", "bfloat16", True),
+        ("bfloat16", "float32", True),
+        ("float32", "float16", False),
+        ("bfloat16", "int8", False),
+    ],
+)
+def test_dtypes_interchangeable_only_where_measured(
+    first: str, second: str, expected: bool
+) -> None:
+    assert dtypes_interchangeable(first, second) is expected
+
+
+@pytest.mark.parametrize(("built", "updating"), [("float32", "bfloat16"), ("bfloat16", "float32")])
+def test_index_of_one_dtype_is_updated_in_the_other_and_records_both(
+    tmp_path: Path, built: str, updating: str
+) -> None:
+    path = tmp_path / "ix"
+    write(path, [page("a", "Alpha apples.")], info=replace(INFO, dtype=built))
+    write(path, [page("b", "Beta bananas.")], info=replace(INFO, dtype=updating))
+    index = open_index(path)
+    assert index.manifest.embedding.dtype == updating
+    assert embedded_dtypes(index.manifest) == sorted([built, updating])
+    assert set(index.docstore.documents()) == {"a", "b"}
+    # The first dtype's vector is kept, not re-embedded, next to the second's.
+    assert index.dense.ntotal == 2
+    index.close()
+    # A later version in either dtype still says both (the old vectors may still be there).
+    write(path, [page("c", "Gamma.")], info=replace(INFO, dtype=built))
+    assert embedded_dtypes(Manifest.read(version_path(path, current_version(path) or ""))) == (
+        sorted([built, updating])
+    )
+
+
+def test_index_of_one_dtype_records_only_it(tmp_path: Path) -> None:
     path = tmp_path / "ix"
     write(path, [page("a", "Alpha.")])
-    bfloat16 = replace(INFO, dtype="bfloat16")
+    write(path, [page("b", "Beta.")])
+    manifest = Manifest.read(version_path(path, current_version(path) or ""))
+    assert embedded_dtypes(manifest) == ["float32"]
+    assert DTYPES_KEY not in manifest.extra
+
+
+def test_unmeasured_dtype_is_refused_and_the_index_kept(tmp_path: Path) -> None:
+    path = tmp_path / "ix"
+    live = write(path, [page("a", "Alpha.")])
     with (
-        pytest.raises(IndexMismatchError, match=r"embedded in float32.*EMBEDDING_DTYPE=float32"),
-        IndexWriter(path, bfloat16, CHUNKING, 10),
+        pytest.raises(
+            IndexMismatchError,
+            match=r"embedded in float32 .* runs in float16.*not measured.*EMBEDDING_DTYPE=float32",
+        ),
+        IndexWriter(path, replace(INFO, dtype="float16"), CHUNKING, 10),
     ):
         pass
+    assert current_version(path) == live
 
 
-def test_other_embedding_dtype_is_accepted_where_measured_interchangeable(
+def test_mixed_dtypes_are_refused_where_not_measured_interchangeable(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(manifest_module, "DTYPES_INTERCHANGEABLE", True)
     path = tmp_path / "ix"
     write(path, [page("a", "Alpha.")])
-    with IndexWriter(path, replace(INFO, dtype="bfloat16"), CHUNKING, 10) as writer:
-        assert writer.previous is not None
+    write(path, [page("b", "Beta.")], info=replace(INFO, dtype="bfloat16"))
+    monkeypatch.setattr(manifest_module, "INTERCHANGEABLE_DTYPES", frozenset())
+    # The live version was last written in bfloat16 but still holds float32 vectors.
+    with (
+        pytest.raises(IndexMismatchError, match=r"embedded in float32 but .* runs in bfloat16"),
+        IndexWriter(path, replace(INFO, dtype="bfloat16"), CHUNKING, 10),
+    ):
+        pass
 
 
 def test_manifest_records_the_dtype_and_older_manifests_read_as_float32(tmp_path: Path) -> None:
