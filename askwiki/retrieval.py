@@ -15,6 +15,7 @@ from askwiki.documents import Chunk
 from askwiki.embedding.embedder import Embedder
 from askwiki.evidence import TermWeights, term_weights
 from askwiki.settings import Settings
+from askwiki.standout import standing_out
 from askwiki.store.dense import search_dense
 from askwiki.store.index import WikiIndex
 from askwiki.text import Language, detect_language, keyword_tokens
@@ -43,6 +44,8 @@ class RetrievalOptions:
     # Refuse when keywords no chunk contains carry more than this share of the question's
     # IDF mass (>= 1 turns the check off).
     max_absent_share: float = 0.5
+    # Opt-in: a passage must also exceed the mean cosine of the candidates by this (0: off).
+    min_standout: float = 0.0
     cross_language: bool = False
 
 
@@ -93,6 +96,7 @@ def retrieval_options(settings: Settings) -> RetrievalOptions:
         keyword_weight=settings.keyword_weight,
         min_hybrid_score=settings.min_hybrid_score,
         max_absent_share=settings.max_absent_share,
+        min_standout=settings.min_standout,
         cross_language=settings.cross_language,
     )
 
@@ -188,7 +192,20 @@ class Retriever:
             logger.debug("Terms in no chunk: %s", ", ".join(sorted(terms.absent)))
             return []
         language = detect_language(query)
-        return [p for p in candidates if self._relevant(p, terms, language)]
+        passing = [p for p in candidates if self._relevant(p, terms, language)]
+        return self._standing_out(passing, candidates, language)
+
+    def _standing_out(
+        self, passing: list[Passage], candidates: list[Passage], language: Language
+    ) -> list[Passage]:
+        """The passing passages whose cosine exceeds the candidates' mean by
+        ``min_standout`` (all of them when the rule is off): ``askwiki/standout.py``."""
+        margin = self.options.min_standout
+        if margin <= 0 or not passing:
+            return passing
+        cosines = {p.row_id: self.floor_cosine(p, language) for p in candidates}
+        leaders = standing_out(cosines, margin)
+        return [p for p in passing if p.row_id in leaders]
 
     def candidates(self, query: str, vector: np.ndarray, limit: int) -> list[Passage]:
         """The ``limit`` best chunks by fused rank, before the relevance floor and merging."""

@@ -32,7 +32,7 @@ from pathlib import Path
 from askwiki.embedding.embedder import Embedder
 from askwiki.evaluation import EvalQuestion
 from askwiki.evaluation.metrics import source_matches
-from askwiki.ingest.pipeline import IngestReport, run_ingest
+from askwiki.ingest.pipeline import IngestReport, open_writer, publish_version, run_ingest
 from askwiki.live_index import LiveIndex
 from askwiki.llm.base import ChatMessage
 from askwiki.retrieval import retrieval_options
@@ -219,6 +219,26 @@ def seed_index(index_path: Path) -> None:
         shutil.copytree(newest, index_path, ignore=shutil.ignore_patterns(".writer.lock"))
 
 
+def drop_foreign_pages(
+    answer_set: AnswerSet, settings: Settings, embedder: Embedder, report: IngestReport
+) -> None:
+    """Delete the pages a seeded index brought from its sibling that this set does not have.
+
+    The ingest's prune only deletes documents of the files it scans, and a sibling's came
+    from another corpus file (the full CMRC JSONL): without this, an absent-page set's index
+    kept every page it was meant to lack.
+    """
+    wanted = {doc_id for doc_id, _ in answer_set.pages}
+    with open_writer(settings, embedder) as writer:
+        existing = set(writer.existing_documents())
+        if not existing & wanted:
+            return  # ids not comparable: leave the index as the ingest made it
+        for doc_id in sorted(existing - wanted):
+            writer.delete(doc_id)
+            report.deleted.append(doc_id)
+        publish_version(writer, report, {"sources": [str(answer_set.corpus)]}, settings)
+
+
 def open_set_index(answer_set: AnswerSet, settings: Settings, embedder: Embedder) -> SetIndex:
     """Index the set with the real pipeline (a no-op when the cached index is current)."""
     index_settings = settings.model_copy(
@@ -227,6 +247,7 @@ def open_set_index(answer_set: AnswerSet, settings: Settings, embedder: Embedder
     seed_index(index_settings.index_path)
     # prune: the index mirrors the corpus file too, not only a folder of pages.
     report = run_ingest([answer_set.corpus], index_settings, embedder, prune=True)
+    drop_foreign_pages(answer_set, index_settings, embedder, report)
     live = LiveIndex(index_settings.index_path, embedder, retrieval_options(index_settings))
     live.load()
     return SetIndex(index_settings, live, report)

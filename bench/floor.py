@@ -8,7 +8,12 @@ relevance floor (``Retriever._relevant``): a passage passes when its cosine simi
 the question reaches ``ASKWIKI_MIN_DENSE_SCORE``, or when cosine + ``ASKWIKI_KEYWORD_WEIGHT``
 x IDF-weighted keyword coverage reaches ``ASKWIKI_MIN_HYBRID_SCORE``; and nothing passes when
 keywords that no chunk of the wiki contains carry more than ``ASKWIKI_MAX_ABSENT_SHARE`` of
-the question's IDF mass. This measures, for floors on a grid, both sides of the trade:
+the question's IDF mass. The opt-in standout rule (``ASKWIKI_MIN_STANDOUT``) also asks a
+passage's cosine to exceed the mean cosine of the 15 candidates by a margin
+(``askwiki/standout.py``). A key-term rule (a passage in the question's language must hold
+the question's rarest words, question words aside) is measured as a candidate, not offered:
+it moves along the same trade as a higher hybrid threshold. This measures, for floors on a
+grid, both sides of the trade:
 
 - answerable ("kept"): each question asked of its own corpus (GitLab Handbook, CMRC 2018
   dev, XQuAD en, XQuAD zh); kept = a gold passage (from a gold file / containing a gold
@@ -37,6 +42,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import re
 import statistics
 import sys
 from dataclasses import dataclass, replace
@@ -50,9 +56,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from askwiki.embedding.embedder import load_embedder
 from askwiki.evaluation import EvalQuestion
-from askwiki.evidence import term_weights
+from askwiki.evidence import TermWeights, term_weights
 from askwiki.retrieval import Retriever
 from askwiki.settings import Settings
+from askwiki.standout import standout
 from askwiki.text import detect_language, keyword_tokens
 from bench.answer_sets import (
     HANDBOOK_SET,
@@ -88,8 +95,18 @@ LANGUAGE = {HANDBOOK_SET: "en", "xquad-en": "en", "cmrc2018": "zh", "xquad-zh": 
 PARALLEL = {"xquad-en", "xquad-zh"}
 # (row label, ASKWIKI_CROSS_LANGUAGE): every question and corpus is searched both ways.
 MODES = (("", False), (" [cross-language on]", True))
+# ASKWIKI_MIN_STANDOUT values shown on top of the default floor (the grid leaves it off).
+STANDOUTS = (0.02, 0.025)
+# The key-term candidate: key terms weigh >= half the rarest; a passage holds >= half of them.
+KEY_TERM_SHARE = 0.5
+KEY_COVERAGE = 0.5
+# Question words name what is asked, not what it is about, and pages seldom contain them,
+# so "哪一年" would weigh as much as the rarest name (English ones are stopwords already).
+QUESTION_WORD = re.compile(
+    r"什么|^(?:哪|几|多少|多久|多长|多大|多高|多远|多重|谁|怎|为何|何时|何地|何处|何人|何种|是否|时候$)"
+)
 # Changes whenever what collect() records changes, so that older caches are not reused.
-FEATURES_VERSION = "absent+crosslingual-1"
+FEATURES_VERSION = "absent+crosslingual+pages-2"
 
 
 def parse_args() -> argparse.Namespace:
@@ -274,6 +291,7 @@ def collect(args: argparse.Namespace) -> list[dict[str, object]]:
                                         )
                                     )
                                     or (kind == "cross-language" and p.chunk.doc_id == twin),
+                                    p.chunk.doc_id,
                                 ]
                                 for p in passages
                             ],
@@ -303,6 +321,9 @@ class Features:
     row_crossing: npt.NDArray[np.bool_]  # per row: searched with cross-language on
     row_absent: npt.NDArray[np.float64]  # per row: IDF share of terms no chunk holds
     passage_row: npt.NDArray[np.int64]
+    standout: npt.NDArray[np.float64]  # cosine minus the mean cosine of the row's candidates
+    key: npt.NDArray[np.float64]  # IDF-weighted share of the question's key terms (1: none)
+    same_language: npt.NDArray[np.bool_]  # the passage is in the question's language
     cos: npt.NDArray[np.float64]
     coverage: npt.NDArray[np.float64]  # plain keyword coverage
     weighted: npt.NDArray[np.float64]  # IDF-weighted coverage
@@ -322,11 +343,27 @@ def group_of(row: dict[str, object]) -> str:
     return f"refused off-topic {name}->{corpus}"
 
 
+def question_key_terms(terms: TermWeights, own: list[str]) -> set[str]:
+    """The key-term candidate's terms: question words aside, those weighing at least
+    ``KEY_TERM_SHARE`` of the heaviest (rarest)."""
+    kept = [t for t in set(own) & terms.weights.keys() if not QUESTION_WORD.search(t)]
+    heaviest = max((terms.weights[t] for t in kept), default=0.0)
+    return {t for t in kept if terms.weights[t] >= KEY_TERM_SHARE * heaviest}
+
+
+def key_coverage(terms: TermWeights, key: set[str], found: list[str]) -> float:
+    """IDF-weighted share of the key terms among a passage's words (1 without key terms)."""
+    total = sum(terms.weights[t] for t in key)
+    if total <= 0:
+        return 1.0
+    return sum(terms.weights[t] for t in key & set(found)) / total
+
+
 def features(rows: list[dict[str, object]]) -> Features:
     groups = sorted({group_of(r) for r in rows}, key=lambda g: (not g.startswith("kept"), g))
     index = {g: i for i, g in enumerate(groups)}
     row_group, row_goal, row_crossing, row_absent = [], [], [], []
-    passage_row, cos, coverage, weighted, gold = [], [], [], [], []
+    passage_row, cos, coverage, weighted, gold, lift, key, same = [], [], [], [], [], [], [], []
     for n, row in enumerate(rows):
         counts: dict[str, int] = row["terms"]  # type: ignore[assignment]
         terms = term_weights(list(counts), lambda t, c=counts: c, int(row["chunks"]))  # type: ignore[misc, call-overload]
@@ -335,8 +372,13 @@ def features(rows: list[dict[str, object]]) -> Features:
         row_crossing.append(bool(row["crossing"]))
         # Judged on the question's own words, as Retriever.search does.
         row_absent.append(terms.absent_share(row["own_keywords"]))  # type: ignore[arg-type]
-        for score, found, is_gold in row["passages"]:  # type: ignore[attr-defined]
+        key_terms = question_key_terms(terms, row["own_keywords"])  # type: ignore[arg-type]
+        same_language = LANGUAGE[str(row["set"])] == LANGUAGE[str(row["corpus"])]
+        lift += standout([p[0] for p in row["passages"]])  # type: ignore[attr-defined]
+        for score, found, is_gold, _ in row["passages"]:  # type: ignore[attr-defined]
             passage_row.append(n)
+            key.append(key_coverage(terms, key_terms, found))
+            same.append(same_language)
             cos.append(score)
             coverage.append(len(found) / len(counts) if counts else 0.0)
             weighted.append(terms.coverage(found))
@@ -348,6 +390,9 @@ def features(rows: list[dict[str, object]]) -> Features:
         np.asarray(row_crossing, dtype=bool),
         np.asarray(row_absent),
         np.asarray(passage_row, dtype=np.int64),
+        np.asarray(lift),
+        np.asarray(key),
+        np.asarray(same, dtype=bool),
         np.asarray(cos),
         np.asarray(coverage),
         np.asarray(weighted),
@@ -366,6 +411,8 @@ class Floor:
     max_absent: float = 2.0
     weighted: bool = False
     legacy: bool = False
+    min_standout: float = 0.0
+    key_rule: bool = False
 
 
 def score(floor: Floor, f: Features, crossing: bool = False) -> dict[str, float]:
@@ -377,6 +424,10 @@ def score(floor: Floor, f: Features, crossing: bool = False) -> dict[str, float]
     else:
         passes = (f.cos >= floor.dense) | (f.cos + floor.weight * coverage >= floor.hybrid)
     passes &= f.row_absent[f.passage_row] <= floor.max_absent
+    if floor.min_standout > 0:
+        passes &= f.standout >= floor.min_standout
+    if floor.key_rule:
+        passes &= (f.key >= KEY_COVERAGE) | ~f.same_language
     rows = len(f.row_group)
     any_pass = np.bincount(f.passage_row, weights=passes, minlength=rows) > 0
     any_gold = np.bincount(f.passage_row, weights=passes & f.gold, minlength=rows) > 0
@@ -405,19 +456,22 @@ def _label(dense: float, weight: float, hybrid: float, absent: float, weighted: 
 
 
 def settings_floor(settings: Settings, name: str) -> Floor:
+    label = _label(
+        settings.min_dense_score,
+        settings.keyword_weight,
+        settings.min_hybrid_score,
+        settings.max_absent_share,
+    )
+    if settings.min_standout > 0:
+        label += f"; standout >= {settings.min_standout:.3f}"
     return Floor(
-        name
-        + _label(
-            settings.min_dense_score,
-            settings.keyword_weight,
-            settings.min_hybrid_score,
-            settings.max_absent_share,
-        ),
+        name + label,
         settings.min_dense_score,
         settings.keyword_weight,
         settings.min_hybrid_score,
         settings.max_absent_share,
         weighted=True,
+        min_standout=settings.min_standout,
     )
 
 
@@ -465,6 +519,16 @@ def main() -> None:
         Floor("before: cos>=0.86, or cos>=0.80 with 60% keywords", 0, 0, 0, legacy=True),
         Floor("today: cos>=0.89, or cos+0.25*coverage>=0.97 (before issue 12)", 0.89, 0.25, 0.97),
         settings_floor(defaults, "default: "),
+        *(
+            settings_floor(defaults.model_copy(update={"min_standout": margin}), "opt-in: ")
+            for margin in STANDOUTS
+        ),
+        replace(
+            settings_floor(defaults, "candidate: "),
+            name=settings_floor(defaults, "candidate: ").name
+            + f"; key terms >= {KEY_COVERAGE:.0%} (not offered)",
+            key_rule=True,
+        ),
     )
     shown: list[tuple[str, dict[str, float]]] = []
     safe_counts = []
@@ -476,7 +540,7 @@ def main() -> None:
             if min(refused(scores)) >= args.min_refused:
                 safe.append((floor, scores))
         safe.sort(key=partial(rank_key, crossing), reverse=True)
-        names = {x.name.removeprefix("default: ") for x in fixed}
+        names = {x.name.split(": ", 1)[-1] for x in fixed}
         shown += [(f.name + suffix, s) for f, s in safe if f.name not in names][:2]
         safe_counts.append(len(safe))
     groups = list(shown[0][1])
