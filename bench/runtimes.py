@@ -327,7 +327,12 @@ def compare_runtimes(
                 order = labels[turn % len(labels) :] + labels[: turn % len(labels)]
                 turn += 1
                 for label in order:
-                    runs[label][i].append(workers[label].complete(messages, answer_tokens))
+                    run = workers[label].complete(messages, answer_tokens)
+                    runs[label][i].append(run)
+                    say(
+                        f"  {label}: {run.prompt_tokens} prompt tokens at {run.prompt_tps:.1f}/s, "
+                        f"TTFT {run.ttft_ms:.0f} ms, {run.generate_tps:.1f} generated/s"
+                    )
                     time.sleep(SETTLE_S)
                 say(f"round {round_no + 1}, asked: {question[:40]}")
     finally:
