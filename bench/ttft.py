@@ -1,6 +1,7 @@
 """Time to first token of a streamed answer with the embedded LLM, split into its parts.
 
     python bench/ttft.py [--questions 8] [--rounds 2]
+    python bench/ttft.py --runtime LABEL=site:DIR[,model:FILE.gguf] ... [--answer-tokens 64]
 
 The example wiki (``examples/wiki``) is indexed once (cached) and 8 of its evaluation
 questions (4 English, 4 Chinese) are answered, streamed, three ways from the same
@@ -17,6 +18,14 @@ and the health probe), prompt processing (llama.cpp's own ``prompt_ms`` for this
 read from the ``timings`` of the final streamed chunk) and first token (the rest: one
 decode step, sampling and HTTP). The LLM is reached with httpx instead of the ``openai``
 client only to read those timings; the server, model and parameters are the product's.
+
+With ``--runtime`` it compares LLM runtimes instead (``bench/runtimes.py``): the
+``xllamacpp`` installed here with the default GGUF (``wheel``, the baseline) against other
+builds of it (``site:``, a folder holding one) and other quantisations (``model:``), each
+served in its own process. Every variant gets askwiki's own packed prompts for the same
+questions (greedy, prompt cache off, rotating order) and the table gives prompt tokens/s,
+TTFT and generated tokens/s with their ratios to the baseline, and how many answers are
+identical to the baseline's.
 """
 
 from __future__ import annotations
@@ -51,6 +60,7 @@ from askwiki.text import detect_language
 from bench.answer_baseline import TUTORIAL_PROMPT, build_store
 from bench.answer_sets import AnswerSet
 from bench.common import ROOT, machine_line, print_table, quiet_logs, read_jsonl, say
+from bench.runtimes import compare_runtimes, parse_variant
 
 EXAMPLE_WIKI = ROOT / "examples" / "wiki"
 PARTS = ("retrieval", "preparation", "prompt processing", "first token", "TTFT")
@@ -205,7 +215,25 @@ def main() -> None:
     parser.add_argument(
         "--cache-dir", type=Path, default=Path.home() / ".cache" / "askwiki" / "bench"
     )
+    parser.add_argument(
+        "--runtime",
+        action="append",
+        default=[],
+        metavar="LABEL=site:DIR[,model:FILE]",
+        help="compare LLM runtimes: an xllamacpp build folder and/or a GGUF (repeatable)",
+    )
+    parser.add_argument(
+        "--answer-tokens",
+        type=int,
+        default=64,
+        help="greedy answer length compared between runtimes (with --runtime)",
+    )
+    parser.add_argument("--threads", type=int, default=0, help="LLM threads (0 = all cores)")
     args = parser.parse_args()
+    try:
+        variants = [parse_variant(spec) for spec in args.runtime]
+    except ValueError as exc:
+        parser.error(str(exc))
     quiet_logs()
     machine = machine_line()
     args.cache_dir.mkdir(parents=True, exist_ok=True)
@@ -215,10 +243,16 @@ def main() -> None:
         llm_backend="embedded",
         llm_max_answer_tokens=ANSWER_TOKENS,
         llm_temperature=0.0,
+        llm_threads=args.threads,
         _env_file=None,  # type: ignore[call-arg]
     )
     embedder = load_embedder(settings)
     live, store = build(settings, embedder, args.cache_dir)
+    if variants:
+        questions = pick_questions(args.questions)
+        compare_runtimes(settings, live, variants, questions, args.rounds, args.answer_tokens)
+        print(machine, flush=True)
+        return
     inner = EmbeddedBackend(settings)
     say(f"loading the embedded LLM ({machine})")
     inner.load()
