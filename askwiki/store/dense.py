@@ -14,14 +14,24 @@ logger = logging.getLogger(__name__)
 
 DENSE_FILE = "dense.faiss"
 # Inverted lists above the threshold: ~4·√N lists trained on a sample of ~40 vectors per
-# list (FAISS's own lower bound is 39). A query probes a fixed share of the lists: on
-# vectors drawn like real e5 passages (bench/scale.py --vectors e5fit) recall@10 against
-# exact search depends on the share scanned, not on the size (0.30: 0.985 at 100k).
+# list (FAISS's own lower bound is 39). The lists hold 8-bit scalar-quantised codes (a
+# quarter of the bytes a scan reads); the scan shortlists ``REFINE_FACTOR``·k candidates
+# and their exact cosines are computed again on the float vectors, which the index keeps
+# (retrieval reads them back by row id). On vectors drawn like real e5 passages
+# (bench/scale.py --vectors e5fit) recall@10 against exact search rises with size at a
+# fixed share of the lists probed, so the share falls with the number of lists:
+# probes = IVF_PROBES_SCALE·lists^IVF_PROBES_POWER (see ``ivf_probes``).
 IVF_LISTS_PER_ROOT = 4
 IVF_TRAINING_PER_LIST = 40
-IVF_PROBED_SHARE = 0.3
+IVF_PROBES_SCALE = 3.5
+IVF_PROBES_POWER = 2 / 3
+REFINE_FACTOR = 4
 # Versions written before IVF used HNSW; they still open and search with this effort.
 HNSW_EF_SEARCH = 96
+
+# Builds use every thread the process may (OMP_NUM_THREADS or one per core): the calling
+# thread may have searched before, and ``search_dense`` leaves it at one.
+BUILD_THREADS = faiss.omp_get_max_threads()
 
 Ids = npt.NDArray[np.int64]
 Matrix = npt.NDArray[np.float32]
@@ -33,13 +43,14 @@ def ivf_lists(count: int) -> int:
 
 
 def ivf_probes(lists: int) -> int:
-    """How many of ``lists`` inverted lists a query scans."""
-    return max(1, math.ceil(IVF_PROBED_SHARE * lists))
+    """How many of ``lists`` inverted lists a query scans (all of them for a small index)."""
+    return max(1, min(lists, math.ceil(IVF_PROBES_SCALE * math.pow(lists, IVF_PROBES_POWER))))
 
 
 def build_dense(vectors: Matrix, ids: Ids, dimension: int, approximate_from: int) -> faiss.Index:
     """Exact (flat) search below ``approximate_from`` vectors, inverted lists (IVF) above it."""
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    faiss.omp_set_num_threads(BUILD_THREADS)
     inner: faiss.Index
     if len(vectors) >= approximate_from:
         inner = _trained_ivf(vectors, dimension)
@@ -56,17 +67,23 @@ def _trained_ivf(vectors: Matrix, dimension: int) -> faiss.Index:
     sample_size = min(len(vectors), lists * IVF_TRAINING_PER_LIST)
     sample = np.random.default_rng(0).choice(len(vectors), sample_size, replace=False)
     quantizer = faiss.IndexFlatIP(dimension)
-    ivf = faiss.IndexIVFFlat(quantizer, dimension, lists, faiss.METRIC_INNER_PRODUCT)
+    ivf = faiss.IndexIVFScalarQuantizer(
+        quantizer, dimension, lists, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
+    )
     ivf.cp.min_points_per_centroid = 1  # a small index trains on all it has, silently
     logger.info("training %d inverted lists on %d of %d vectors", lists, sample_size, len(vectors))
     ivf.train(vectors[np.sort(sample)])
     ivf.nprobe = ivf_probes(lists)
-    ivf.make_direct_map()  # retrieval reads stored vectors back by row id (reconstruct)
-    return ivf
+    refined = faiss.IndexRefineFlat(ivf)  # keeps the float vectors: exact scores, reconstruct
+    refined.k_factor = REFINE_FACTOR
+    return refined
 
 
 def index_kind(index: faiss.Index) -> str:
+    """``flat``, ``ivf-sq8`` (current approximate kind), ``ivf`` or ``hnsw`` (older versions)."""
     inner = faiss.downcast_index(index.index) if isinstance(index, faiss.IndexIDMap2) else index
+    if isinstance(inner, faiss.IndexRefineFlat):
+        return "ivf-sq8"
     if isinstance(inner, faiss.IndexIVFFlat):
         return "ivf"
     return "hnsw" if isinstance(inner, faiss.IndexHNSWFlat) else "flat"
@@ -90,13 +107,28 @@ def save_dense(index: faiss.Index, folder: Path) -> None:
 
 
 def load_dense(folder: Path) -> faiss.Index:
+    """Read a version's dense index and set today's search effort on whichever kind it is."""
     index = faiss.read_index(str(folder / DENSE_FILE))
     inner = faiss.downcast_index(index.index)  # type: ignore[attr-defined]
-    if isinstance(inner, faiss.IndexIVFFlat):
-        inner.nprobe = ivf_probes(inner.nlist)
+    if isinstance(inner, faiss.IndexRefineFlat):
+        inner.k_factor = REFINE_FACTOR
+    ivf = inverted_lists(index)
+    if ivf is not None:  # IVF-SQ8 now, IVF-Flat from the first IVF versions
+        ivf.nprobe = ivf_probes(ivf.nlist)
     elif isinstance(inner, faiss.IndexHNSWFlat):
         inner.hnsw.efSearch = HNSW_EF_SEARCH
     return index
+
+
+def inverted_lists(index: faiss.Index) -> faiss.IndexIVF | None:
+    """The IVF part of a dense index (its ``nprobe`` is the search effort), if it has one.
+
+    Only valid while ``index`` is alive: the returned object does not own its memory.
+    """
+    inner = faiss.downcast_index(index.index) if isinstance(index, faiss.IndexIDMap2) else index
+    if isinstance(inner, faiss.IndexRefineFlat):
+        inner = faiss.downcast_index(inner.base_index)
+    return inner if isinstance(inner, faiss.IndexIVF) else None
 
 
 def search_dense(index: faiss.Index, query: Matrix, k: int) -> list[tuple[int, float]]:
