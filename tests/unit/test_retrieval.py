@@ -161,7 +161,8 @@ def test_with_a_translation_each_passage_is_scored_against_the_form_in_its_langu
 ) -> None:
     retriever = make_retriever(tmp_path, min_dense_score=-1.0)
     question, translation = "What is the temperature of soft labels?", "软标签的温度是什么？"
-    vectors = dict(zip(("en", "zh"), fake_embedder().embed_queries([question, translation])))
+    embedded = fake_embedder().embed_queries([question, translation])
+    vectors = dict(zip(("en", "zh"), embedded, strict=True))
     passages = retriever.search(question, 10, translation=translation).passages
     languages = retriever.index.languages.languages
     assert {languages[p.row_id] for p in passages} == {"en", "zh"}
