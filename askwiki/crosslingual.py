@@ -21,6 +21,7 @@ import logging
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -74,6 +75,16 @@ class LanguageProfile:
     @property
     def bilingual(self) -> bool:
         return bool(self.offsets)
+
+    @cached_property
+    def present(self) -> frozenset[Language]:
+        """The languages of the index's chunks."""
+        return frozenset(self.languages.values())
+
+    def holds_other_than(self, language: Language) -> bool:
+        """Whether some chunk is in another language than ``language``: a question in it
+        meets those chunks on the same footing only through a translation."""
+        return bool(self.present - {language})
 
     def language_of(self, row_id: int) -> Language | None:
         return self.languages.get(row_id)

@@ -14,6 +14,7 @@ import numpy.typing as npt
 from askwiki.documents import Chunk
 from askwiki.embedding.embedder import Embedder
 from askwiki.evidence import TermWeights, term_weights
+from askwiki.language_legs import QueryForm, rank_by_language
 from askwiki.settings import Settings
 from askwiki.standout import standing_out
 from askwiki.store.dense import search_dense
@@ -141,23 +142,25 @@ class Retriever:
         opts = self.options
         k = top_k or opts.top_k
         started = time.perf_counter()
-        vector = self.embedder.embed_queries([query])[0] if query_vector is None else query_vector
-        queries = [(query, vector)]
-        if translation:
-            queries.append((translation, self.embedder.embed_queries([translation])[0]))
+        queries = self._embedded(query, query_vector, translation)
         embedded = time.perf_counter()
-        per_query = self._ranked(queries, max(k * 3, k))
-        searched = time.perf_counter()
-        candidates = per_query[0]
+        forms = self._forms(queries)
+        if forms is not None:
+            candidates, passages = self._search_by_language(forms, max(k * 3, k))
+            searched = time.perf_counter()
+        else:
+            per_query = self._ranked(queries, max(k * 3, k))
+            searched = time.perf_counter()
+            candidates = per_query[0]
+            relevant: dict[int, Passage] = {}
+            for (text, _), ranked in zip(queries, per_query, strict=True):
+                for passage in self._passing(text, ranked):
+                    kept = relevant.get(passage.row_id)
+                    if kept is None or passage.dense_score > kept.dense_score:
+                        relevant[passage.row_id] = passage
+            # In fused order; a passage keeps the cosine of the query it passed best with.
+            passages = [relevant[p.row_id] for p in candidates if p.row_id in relevant]
         best = max((p.dense_score for p in candidates), default=0.0)
-        relevant: dict[int, Passage] = {}
-        for (text, _), ranked in zip(queries, per_query, strict=True):
-            for passage in self._passing(text, ranked):
-                kept = relevant.get(passage.row_id)
-                if kept is None or passage.dense_score > kept.dense_score:
-                    relevant[passage.row_id] = passage
-        # In fused order; a passage keeps the cosine of the query it passed best with.
-        passages = [relevant[p.row_id] for p in candidates if p.row_id in relevant]
         closest = [] if passages else best_per_page(candidates)[:CLOSEST_PAGES]
         if self.reranker is not None and passages:
             passages = self.reranker.rerank(query, passages)
@@ -175,6 +178,77 @@ class Retriever:
             },
             closest=closest,
         )
+
+    def _embedded(
+        self, query: str, vector: np.ndarray | None, translation: str | None
+    ) -> list[tuple[str, np.ndarray]]:
+        """The query and its translation with their vectors, encoded in one call."""
+        texts = [query] + ([translation] if translation else [])
+        if vector is None:
+            vectors = list(self.embedder.embed_queries(texts))
+        else:
+            vectors = [vector] + (
+                list(self.embedder.embed_queries(texts[1:])) if translation else []
+            )
+        return list(zip(texts, vectors, strict=True))
+
+    def _forms(self, queries: list[tuple[str, np.ndarray]]) -> list[QueryForm] | None:
+        """The query and its translation as language forms, when the index knows each
+        chunk's language and the two are in different languages (else None)."""
+        if len(queries) < 2 or not self.index.languages.languages:
+            return None
+        forms = [QueryForm(text, vector, detect_language(text)) for text, vector in queries]
+        return forms if len({f.language for f in forms}) == len(forms) else None
+
+    def _search_by_language(
+        self, forms: list[QueryForm], limit: int
+    ) -> tuple[list[Passage], list[Passage]]:
+        """Candidates in fused order and those passing the floor, every passage scored and
+        judged against the form of the query in its own language (``language_legs``)."""
+        opts = self.options
+        ranking = rank_by_language(
+            forms,
+            self.index.languages.languages,
+            lambda vector, k: search_dense(self.index.dense, vector, k),
+            lambda text, k: self.index.keyword.search_tokens(self._query_keywords(text), k),
+            opts.candidates,
+            (opts.dense_weight, opts.bm25_weight),
+            opts.rrf_k,
+        )
+        ranked = ranking.order[:limit]
+        stored_chunks = self.index.docstore.chunks_by_rows(ranked)
+        candidates: list[Passage] = []
+        for row_id in ranked:
+            if row_id not in stored_chunks:
+                continue
+            cosine = ranking.cosines.get(row_id)
+            if cosine is None:
+                vector = forms[ranking.owner[row_id]].vector
+                stored = np.asarray(self.index.dense.reconstruct(row_id), dtype=np.float32)
+                cosine = float(stored @ vector)
+            chunk = stored_chunks[row_id].chunk
+            candidates.append(
+                Passage(
+                    chunk=chunk,
+                    row_id=row_id,
+                    score=ranking.fused[row_id],
+                    dense_score=cosine,
+                    bm25_score=ranking.bm25.get(row_id),
+                    chunk_ids=(chunk.chunk_id,),
+                    row_ids=(row_id,),
+                )
+            )
+        return candidates, self._passing_by_language(forms, candidates, ranking.owner)
+
+    def _passing_by_language(
+        self, forms: list[QueryForm], candidates: list[Passage], owner: dict[int, int]
+    ) -> list[Passage]:
+        """The candidates passing the floor for the form of the query in their language."""
+        passing: set[int] = set()
+        for i, form in enumerate(forms):
+            own = [p for p in candidates if owner[p.row_id] == i]
+            passing.update(p.row_id for p in self._passing(form.text, own))
+        return [p for p in candidates if p.row_id in passing]
 
     def _passing(self, query: str, candidates: list[Passage]) -> list[Passage]:
         """The candidates that pass the relevance floor for ``query``."""

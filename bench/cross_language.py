@@ -24,12 +24,14 @@ translation time is reported apart from the search latency (it adds to time to f
 from __future__ import annotations
 
 import argparse
+import json
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
+import numpy as np
 from langchain_community.vectorstores import FAISS
 from langchain_core.documents import Document as LCDocument
 from langchain_text_splitters import RecursiveCharacterTextSplitter
@@ -38,6 +40,7 @@ from askwiki.answering.translation import QuestionTranslator
 from askwiki.embedding.embedder import Embedder
 from askwiki.ingest.pipeline import run_ingest
 from askwiki.langchain import AskwikiEmbeddings
+from askwiki.language_legs import QueryForm
 from askwiki.llm.base import ChatMessage
 from askwiki.llm.factory import create_backend
 from askwiki.retrieval import Retriever, retrieval_options
@@ -59,6 +62,8 @@ DIRECTIONS = ("zh→en", "en→en", "en→zh", "zh→zh", "cmrc zh→zh")
 # (cross-language direction, its same-language parallel)
 PAIRS = (("zh→en", "en→en"), ("en→zh", "zh→zh"))
 DocSearch = Callable[[str], list[str]]
+# Kept in ``--work``: a re-run compares methods on the same translations without the LLM.
+TRANSLATIONS_FILE = "translations.json"
 
 
 @dataclass
@@ -125,6 +130,15 @@ def _langchain_store(corpus: Corpus, embedder: Embedder, folder: Path) -> FAISS:
     return store
 
 
+def _stored_translations(work: Path) -> dict[str, tuple[str | None, float]]:
+    """Translations (and the seconds they took) of an earlier run in the same ``--work``."""
+    path = work / TRANSLATIONS_FILE
+    if not path.is_file():
+        return {}
+    raw = json.loads(path.read_text("utf-8"))
+    return {q: (text, float(seconds)) for q, (text, seconds) in raw.items()}
+
+
 def _raw(set_id: object) -> str:
     return str(set_id).split("/", 1)[1]
 
@@ -174,10 +188,21 @@ def translated_doc_methods(
             for p in retriever.search(q, k, translation=translations.text.get(q)).passages
         ]
 
+    pooled = PooledTranslation(index, embedder, plain.options)
     return {
         "askwiki hybrid + LLM translation": search(plain),
         "askwiki hybrid, cross-language + LLM translation": search(crossing),
+        "translation, every leg over every passage (before)": search(pooled),
     }
+
+
+class PooledTranslation(Retriever):
+    """The first use of the translation, kept as a baseline: the question's and the
+    translation's legs fused over passages of both languages, a passage passing the floor
+    for either (no language forms)."""
+
+    def _forms(self, queries: list[tuple[str, np.ndarray]]) -> list[QueryForm] | None:
+        return None
 
 
 def run_cross_language(
@@ -201,12 +226,15 @@ def run_cross_language(
     methods[BASELINE] = lambda q: [str(d.metadata["id"]) for d in store.similarity_search(q, k=k)]
     translations = Translations()
     translator: QuestionTranslator | None = None
+    stored = _stored_translations(work)
     if args.translate:
         llm = create_backend(settings)
-        say(f"translating with {llm.name}:{llm.model}; loading it")
-        _, translations.load_s = timed(
-            lambda: llm.chat([ChatMessage("user", "Hi")], max_tokens=1, temperature=0.0)
-        )
+        asked_all = [q for items in corpus.questions.values() for q, _ in items]
+        if any(q not in stored for q in asked_all):
+            say(f"translating with {llm.name}:{llm.model}; loading it")
+            _, translations.load_s = timed(
+                lambda: llm.chat([ChatMessage("user", "Hi")], max_tokens=1, temperature=0.0)
+            )
         translator = QuestionTranslator(lambda: llm)
         methods |= translated_doc_methods(index, settings, shared, k, translations)
     scores = {name: CrossScores() for name in methods}
@@ -219,10 +247,13 @@ def run_cross_language(
         for question, gold in items:
             prepare(question)
             if translator is not None:
-                translation = translator.translate(question)
-                translations.text[question] = translation.text
-                translations.seconds[direction].append(translation.seconds)
-                translations.failed += translation.text is None
+                if question not in stored:
+                    translation = translator.translate(question)
+                    stored[question] = (translation.text, translation.seconds)
+                text, seconds = stored[question]
+                translations.text[question] = text
+                translations.seconds[direction].append(seconds)
+                translations.failed += text is None
             shift = asked % len(names)
             asked += 1
             for name in names[shift:] + names[:shift]:
@@ -230,6 +261,8 @@ def run_cross_language(
                 scores[name].ranks[direction].append(first_doc_hit(found, gold))
                 scores[name].seconds.append(seconds)
     index.close()
+    if stored:
+        (work / TRANSLATIONS_FILE).write_text(json.dumps(stored, ensure_ascii=False), "utf-8")
     report_cross(scores, k, corpus, getattr(args, "machine", ""))
     if translator is not None:
         report_translations(translations)

@@ -34,6 +34,12 @@ default) and on (cross-language cosines get the index's offset, the question's k
 glossary translations: ``askwiki/crosslingual.py``), so the table shows what the opt-in
 costs in refusals next to what it gains across languages.
 
+With ``--translate`` a third mode is measured (cross-language off): the LLM translates each
+question once (cached in ``--cache-dir``), and a corpus in the other language than the
+question is searched with the translation, as ``ASKWIKI_TRANSLATE_QUESTIONS`` does (every
+page of such a corpus belongs to the translated form: ``askwiki/language_legs.py``); a
+corpus in the question's language is searched with the question as before.
+
 Features are cached per question and corpus under ``--cache-dir``; the grid runs on them.
 """
 
@@ -54,9 +60,11 @@ import numpy.typing as npt
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from askwiki.embedding.embedder import load_embedder
+from askwiki.answering.translation import QuestionTranslator
+from askwiki.embedding.embedder import Embedder, load_embedder
 from askwiki.evaluation import EvalQuestion
 from askwiki.evidence import TermWeights, term_weights
+from askwiki.llm.factory import create_backend
 from askwiki.retrieval import Retriever
 from askwiki.settings import Settings
 from askwiki.standout import standout
@@ -95,6 +103,8 @@ LANGUAGE = {HANDBOOK_SET: "en", "xquad-en": "en", "cmrc2018": "zh", "xquad-zh": 
 PARALLEL = {"xquad-en", "xquad-zh"}
 # (row label, ASKWIKI_CROSS_LANGUAGE): every question and corpus is searched both ways.
 MODES = (("", False), (" [cross-language on]", True))
+# With --translate, a third way (cross-language off): ASKWIKI_TRANSLATE_QUESTIONS.
+TRANSLATED = " [translated]"
 # ASKWIKI_MIN_STANDOUT values shown on top of the default floor (the grid leaves it off).
 STANDOUTS = (0.02, 0.025)
 # The key-term candidate: key terms weigh >= half the rarest; a passage holds >= half of them.
@@ -106,7 +116,8 @@ QUESTION_WORD = re.compile(
     r"什么|^(?:哪|几|多少|多久|多长|多大|多高|多远|多重|谁|怎|为何|何时|何地|何处|何人|何种|是否|时候$)"
 )
 # Changes whenever what collect() records changes, so that older caches are not reused.
-FEATURES_VERSION = "absent+crosslingual+pages-2"
+FEATURES_VERSION = "absent+crosslingual+pages+translated-3"
+TRANSLATIONS_FILE = "floor-translations.json"
 
 
 def parse_args() -> argparse.Namespace:
@@ -127,6 +138,11 @@ def parse_args() -> argparse.Namespace:
         "--cache-dir", type=Path, default=Path.home() / ".cache" / "askwiki" / "bench"
     )
     parser.add_argument("--min-refused", type=float, default=0.90, help="off-topic target")
+    parser.add_argument(
+        "--translate",
+        action="store_true",
+        help="also search with the LLM's translation of each question (cached in --cache-dir)",
+    )
     return parser.parse_args()
 
 
@@ -217,7 +233,11 @@ def collect(args: argparse.Namespace) -> list[dict[str, object]]:
         sets = [s if s.name == HANDBOOK_SET else limit_pages(s, args.pages, work) for s in sets]
     cache = args.cache_dir / "floor-features-absent.jsonl"
     key = json.dumps(
-        [FEATURES_VERSION, *([s.name, fingerprint(s), len(s.questions)] for s in sets)]
+        [
+            FEATURES_VERSION,
+            args.translate,
+            *([s.name, fingerprint(s), len(s.questions)] for s in sets),
+        ]
     )
     if cache.is_file():
         first, *rest = cache.read_text(encoding="utf-8").splitlines()
@@ -236,20 +256,41 @@ def collect(args: argparse.Namespace) -> list[dict[str, object]]:
             retrievers[answer_set.name, crossing] = Retriever(plain.index, embedder, options)
     counters = {name: TermCounts(r) for (name, _), r in retrievers.items()}
     pages = {s.name: {doc_id for doc_id, _ in s.pages} for s in sets}
+    translations = translate_questions(sets, settings, args.cache_dir) if args.translate else {}
     rows: list[dict[str, object]] = []
     for answer_set in sets:
         texts = [q.question for q in answer_set.questions]
         say(f"{answer_set.name}: embedding and searching {len(texts)} questions")
         vectors = embedder.embed_queries(texts)
         for question, vector in zip(answer_set.questions, vectors, strict=True):
-            own_keywords = list(dict.fromkeys(keyword_tokens(question.question)))
-            language = detect_language(question.question)
             file_level = answer_set.name == HANDBOOK_SET
             removed = gold_pages(question)
-            for (corpus, crossing), retriever in retrievers.items():
+            searches = [
+                (corpus, crossing, False, question.question, vector)
+                for corpus, crossing in retrievers
+            ]
+            translation = translations.get(question.question)
+            if args.translate:
+                # The service translates when the wiki holds the other language: here, a
+                # corpus in the other language is then searched with the translation alone
+                # (language_legs: its pages all belong to the translated form).
+                searches += [
+                    (
+                        corpus,
+                        False,
+                        True,
+                        *_searched(question.question, translation, corpus, embedder),
+                    )
+                    for corpus, crossing in retrievers
+                    if not crossing
+                ]
+            for corpus, crossing, translated, text, searched_vector in searches:
+                retriever = retrievers[corpus, crossing]
+                own_keywords = list(dict.fromkeys(keyword_tokens(text)))
+                language = detect_language(text)
                 # With cross-language on, glossary translations count in the coverage.
-                keywords = sorted(retriever.query_keywords(question.question))
-                wide = retriever.candidates(question.question, vector, WIDE)
+                keywords = sorted(retriever.query_keywords(text))
+                wide = retriever.candidates(text, searched_vector, WIDE)
                 twin = parallel_page(question, answer_set.name, corpus)
                 if corpus == answer_set.name:
                     kept = [p for p in wide if p.chunk.doc_id not in removed]
@@ -271,6 +312,7 @@ def collect(args: argparse.Namespace) -> list[dict[str, object]]:
                             "corpus": corpus,
                             "kind": kind,
                             "crossing": crossing,
+                            "translated": translated,
                             "question": question.question,
                             "own_keywords": own_keywords,
                             "chunks": counter.chunks - counter.removed_chunks(gone),
@@ -304,6 +346,36 @@ def collect(args: argparse.Namespace) -> list[dict[str, object]]:
     return rows
 
 
+def _searched(
+    question: str, translation: str | None, corpus: str, embedder: Embedder
+) -> tuple[str, npt.NDArray[np.float32]]:
+    """The text searched in ``corpus`` with translation on, and its vector."""
+    if translation is None or LANGUAGE[corpus] == detect_language(question):
+        text = question
+    else:
+        text = translation
+    return text, embedder.embed_queries([text])[0]
+
+
+def translate_questions(
+    sets: list[AnswerSet], settings: Settings, cache_dir: Path
+) -> dict[str, str | None]:
+    """Every question's LLM translation (None: unusable), cached across runs."""
+    path = cache_dir / TRANSLATIONS_FILE
+    cached: dict[str, str | None] = json.loads(path.read_text("utf-8")) if path.is_file() else {}
+    missing = [q.question for s in sets for q in s.questions if q.question not in cached]
+    if missing:
+        llm = create_backend(settings)
+        translator = QuestionTranslator(lambda: llm)
+        say(f"translating {len(missing)} questions with {llm.name}:{llm.model}")
+        for n, question in enumerate(missing, start=1):
+            cached[question] = translator.translate(question).text
+            if n % 20 == 0:
+                path.write_text(json.dumps(cached, ensure_ascii=False), "utf-8")
+        path.write_text(json.dumps(cached, ensure_ascii=False), "utf-8")
+    return cached
+
+
 def parallel_page(question: EvalQuestion, name: str, corpus: str) -> str | None:
     """The question's paragraph in the other XQuAD language, when ``corpus`` is that one."""
     if {name, corpus} != PARALLEL:
@@ -319,6 +391,7 @@ class Features:
     row_group: npt.NDArray[np.int64]  # per row
     row_goal: npt.NDArray[np.bool_]  # per row: True = should be kept (answerable)
     row_crossing: npt.NDArray[np.bool_]  # per row: searched with cross-language on
+    row_translated: npt.NDArray[np.bool_]  # per row: searched with the LLM translation
     row_absent: npt.NDArray[np.float64]  # per row: IDF share of terms no chunk holds
     passage_row: npt.NDArray[np.int64]
     standout: npt.NDArray[np.float64]  # cosine minus the mean cosine of the row's candidates
@@ -363,6 +436,7 @@ def features(rows: list[dict[str, object]]) -> Features:
     groups = sorted({group_of(r) for r in rows}, key=lambda g: (not g.startswith("kept"), g))
     index = {g: i for i, g in enumerate(groups)}
     row_group, row_goal, row_crossing, row_absent = [], [], [], []
+    row_translated = []
     passage_row, cos, coverage, weighted, gold, lift, key, same = [], [], [], [], [], [], [], []
     for n, row in enumerate(rows):
         counts: dict[str, int] = row["terms"]  # type: ignore[assignment]
@@ -370,6 +444,7 @@ def features(rows: list[dict[str, object]]) -> Features:
         row_group.append(index[group_of(row)])
         row_goal.append(row["kind"] in ("present", "cross-language"))
         row_crossing.append(bool(row["crossing"]))
+        row_translated.append(bool(row.get("translated")))
         # Judged on the question's own words, as Retriever.search does.
         row_absent.append(terms.absent_share(row["own_keywords"]))  # type: ignore[arg-type]
         key_terms = question_key_terms(terms, row["own_keywords"])  # type: ignore[arg-type]
@@ -388,6 +463,7 @@ def features(rows: list[dict[str, object]]) -> Features:
         np.asarray(row_group),
         np.asarray(row_goal),
         np.asarray(row_crossing, dtype=bool),
+        np.asarray(row_translated, dtype=bool),
         np.asarray(row_absent),
         np.asarray(passage_row, dtype=np.int64),
         np.asarray(lift),
@@ -415,9 +491,12 @@ class Floor:
     key_rule: bool = False
 
 
-def score(floor: Floor, f: Features, crossing: bool = False) -> dict[str, float]:
+def score(
+    floor: Floor, f: Features, crossing: bool = False, translated: bool = False
+) -> dict[str, float]:
     """Kept share per set (a gold passage passes), refused share per other group, on the
-    rows searched with cross-language retrieval on (``crossing``) or off."""
+    rows searched with cross-language retrieval on (``crossing``) or off, with the LLM's
+    translation (``translated``) or without."""
     coverage = f.weighted if floor.weighted else f.coverage
     if floor.legacy:
         passes = (f.cos >= 0.86) | ((f.cos >= 0.80) & (coverage >= 0.6))
@@ -432,7 +511,7 @@ def score(floor: Floor, f: Features, crossing: bool = False) -> dict[str, float]
     any_pass = np.bincount(f.passage_row, weights=passes, minlength=rows) > 0
     any_gold = np.bincount(f.passage_row, weights=passes & f.gold, minlength=rows) > 0
     ok = np.where(f.row_goal, any_gold, ~any_pass)
-    mode = f.row_crossing == crossing
+    mode = (f.row_crossing == crossing) & (f.row_translated == translated)
     hits = np.bincount(f.row_group, weights=ok & mode, minlength=len(f.groups))
     totals = np.bincount(f.row_group, weights=mode, minlength=len(f.groups))
     return {g: float(hits[i] / totals[i]) for i, g in enumerate(f.groups) if totals[i]}
@@ -532,14 +611,17 @@ def main() -> None:
     )
     shown: list[tuple[str, dict[str, float]]] = []
     safe_counts = []
-    for suffix, crossing in MODES:
-        shown += [(f.name + suffix, score(f, table_features, crossing)) for f in fixed]
+    modes = [(suffix, crossing, False) for suffix, crossing in MODES]
+    if table_features.row_translated.any():
+        modes.append((TRANSLATED, False, True))
+    for suffix, crossing, translated in modes:
+        shown += [(f.name + suffix, score(f, table_features, crossing, translated)) for f in fixed]
         safe = []
         for floor in grid():
-            scores = score(floor, table_features, crossing)
+            scores = score(floor, table_features, crossing, translated)
             if min(refused(scores)) >= args.min_refused:
                 safe.append((floor, scores))
-        safe.sort(key=partial(rank_key, crossing), reverse=True)
+        safe.sort(key=partial(rank_key, crossing or translated), reverse=True)
         names = {x.name.split(": ", 1)[-1] for x in fixed}
         shown += [(f.name + suffix, s) for f, s in safe if f.name not in names][:2]
         safe_counts.append(len(safe))
@@ -560,7 +642,10 @@ def main() -> None:
         table,
     )
     counts = {
-        kind: sum(1 for r in rows if r["kind"] == kind and not r["crossing"]) for kind in KINDS
+        kind: sum(
+            1 for r in rows if r["kind"] == kind and not r["crossing"] and not r.get("translated")
+        )
+        for kind in KINDS
     }
     print(
         f"{counts['present']} answerable questions (pages present), the same "

@@ -149,7 +149,10 @@ class AnswerService:
         standalone = self._standalone(question, history) if history else question
         retriever = retriever or self.live_index.retriever()
         vector = question_vector if standalone == question else None
-        translating = self.settings.translate_questions and retriever.index.languages.bilingual
+        # A wiki in the other language only needs it most: its pages are all across.
+        translating = self.settings.translate_questions and (
+            retriever.index.languages.holds_other_than(detect_language(standalone))
+        )
         translation = self.translator.translate(standalone) if translating else None
         result = retriever.search(
             standalone,

@@ -178,3 +178,18 @@ def test_bm25_ranks_count_within_each_language() -> None:
     profile = LanguageProfile(languages={1: "zh", 2: "zh", 3: "en", 4: "zh", 5: "en"})
     ranking = [(1, 9.0), (2, 8.0), (3, 3.0), (4, 2.0), (5, 1.0)]
     assert profile.ranks_within_language(ranking) == [(1, 1), (2, 2), (3, 1), (4, 3), (5, 2)]
+
+
+@pytest.mark.parametrize(
+    ("languages", "question", "expected"),
+    [
+        ({1: "zh", 2: "zh"}, "zh", False),
+        ({1: "zh", 2: "zh"}, "en", True),
+        ({1: "zh", 2: "en"}, "zh", True),
+        ({}, "en", False),  # a version built before profiles: nothing known
+    ],
+)
+def test_a_profile_says_whether_it_holds_another_language_than_the_questions(
+    languages: dict, question: str, expected: bool
+) -> None:
+    assert LanguageProfile(languages).holds_other_than(question) is expected  # type: ignore[arg-type]

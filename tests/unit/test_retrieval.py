@@ -154,3 +154,17 @@ def test_without_a_translation_the_fused_ranking_is_the_questions_own(tmp_path: 
     alone = retriever.candidates("LoRA rank", vector, 15)
     searched = retriever.search("LoRA rank", 15, translation=None)
     assert [p.row_id for p in merge_neighbours(alone)] == [p.row_id for p in searched.passages]
+
+
+def test_with_a_translation_each_passage_is_scored_against_the_form_in_its_language(
+    tmp_path: Path,
+) -> None:
+    retriever = make_retriever(tmp_path, min_dense_score=-1.0)
+    question, translation = "What is the temperature of soft labels?", "软标签的温度是什么？"
+    embedded = fake_embedder().embed_queries([question, translation])
+    vectors = dict(zip(("en", "zh"), embedded, strict=True))
+    passages = retriever.search(question, 10, translation=translation).passages
+    languages = retriever.index.languages.languages
+    assert {languages[p.row_id] for p in passages} == {"en", "zh"}
+    for p, stored in zip(passages, retriever.stored_vectors(passages), strict=True):
+        assert p.dense_score == pytest.approx(float(stored[0] @ vectors[languages[p.row_id]]))

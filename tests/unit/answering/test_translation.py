@@ -110,15 +110,29 @@ def test_the_service_translates_before_retrieval_and_times_it(tmp_path: Path) ->
     assert len(llm.calls) == 2
 
 
+CHINESE_ONLY = [p for p in BILINGUAL if p.doc_id.startswith(("zh", "models/distillation"))]
+ENGLISH_ONLY = [p for p in BILINGUAL if p not in CHINESE_ONLY]
+
+
 @pytest.mark.parametrize(
     ("translate", "pages"),
-    [(False, BILINGUAL), (True, WIKI_PAGES)],
-    ids=["setting off", "monolingual index"],
+    [(False, BILINGUAL), (True, CHINESE_ONLY)],
+    ids=["setting off", "index in the question's language only"],
 )
-def test_no_translation_when_off_or_the_index_holds_one_language(
+def test_no_translation_when_off_or_the_index_holds_only_the_questions_language(
     tmp_path: Path, translate: bool, pages: list
 ) -> None:
     service, llm = _service(tmp_path, ["LoRA trains low-rank matrices [1]."], translate, pages)
     answer = service.ask("什么是 LoRA？")
     assert "translate_ms" not in answer.timings
     assert len(llm.calls) == 1
+
+
+def test_a_question_to_a_wiki_all_in_the_other_language_is_translated(tmp_path: Path) -> None:
+    service, llm = _service(
+        tmp_path, ["What is LoRA?", "LoRA trains low-rank matrices [1]."], True, ENGLISH_ONLY
+    )
+    answer = service.ask("什么是 LoRA？")
+    assert llm.calls[0].messages[1].content == "什么是 LoRA？"
+    assert "translate_ms" in answer.timings
+    assert answer.sources and answer.sources[0].doc_id == "models/lora.md"
