@@ -25,16 +25,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from askwiki.answering.service import AnswerService
-from askwiki.embedding.embedder import load_embedder
 from askwiki.evaluation import EvalQuestion, EvalRow, EvalRunner
 from askwiki.evaluation.metrics import mean
-from askwiki.ingest.pipeline import run_ingest
 from askwiki.live_index import LiveIndex
 from askwiki.llm.embedded import EmbeddedBackend
 from askwiki.retrieval import retrieval_options
-from askwiki.settings import Settings
 from bench.answers import append_row, load_rows
 from bench.common import machine_line, print_table, quiet_logs, read_jsonl, say, temp_dir
+from bench.example_cross_language import example_index
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures" / "crosslingual"
@@ -67,21 +65,13 @@ def main() -> None:
     quiet_logs()
     machine = machine_line()
     work = args.work or temp_dir("example-citations")
-    work.mkdir(parents=True, exist_ok=True)
-    settings = Settings(
-        index_dir=work / "indexes",
-        index="example",
-        data_dir=work / "data",
+    settings, embedder = example_index(
+        work,
         llm_backend="embedded",
         llm_max_answer_tokens=args.max_tokens,
         llm_temperature=0.0,
         translate_questions=args.translate,
-        _env_file=None,  # type: ignore[call-arg]
     )
-    embedder = load_embedder(settings)
-    if not settings.index_path.exists():
-        say("ingesting examples/wiki")
-        run_ingest([ROOT / "examples" / "wiki"], settings, embedder)
     live = LiveIndex(settings.index_path, embedder, retrieval_options(settings))
     live.load()
     llm = EmbeddedBackend(settings)

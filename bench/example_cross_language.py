@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from askwiki.answering.translation import QuestionTranslator
-from askwiki.embedding.embedder import load_embedder
+from askwiki.embedding.embedder import Embedder, load_embedder
 from askwiki.ingest.pipeline import run_ingest
 from askwiki.llm.factory import create_backend
 from askwiki.retrieval import Retriever, retrieval_options
@@ -52,23 +52,30 @@ def translate_all(
     return {q: (text, float(seconds)) for q, (text, seconds) in stored.items()}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--work", type=Path, default=None, help="keep the index here")
-    args = parser.parse_args()
-    quiet_logs()
-    work = args.work or temp_dir("example-cross-language")
+def example_index(work: Path, **overrides: object) -> tuple[Settings, Embedder]:
+    """Settings and embedder for ``examples/wiki`` indexed under ``work`` (ingested once)."""
     work.mkdir(parents=True, exist_ok=True)
     settings = Settings(
         index_dir=work / "indexes",
         index="example",
         data_dir=work / "data",
         _env_file=None,  # type: ignore[call-arg]
+        **overrides,
     )
     embedder = load_embedder(settings)
     if not settings.index_path.exists():
         say("ingesting examples/wiki")
         run_ingest([ROOT / "examples" / "wiki"], settings, embedder)
+    return settings, embedder
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--work", type=Path, default=None, help="keep the index here")
+    args = parser.parse_args()
+    quiet_logs()
+    work = args.work or temp_dir("example-cross-language")
+    settings, embedder = example_index(work)
     items = [json.loads(line) for line in QUESTIONS.read_text("utf-8").splitlines() if line]
     translations = translate_all([i["question"] for i in items], settings, work)
     index = open_index(settings.index_path)

@@ -1,7 +1,13 @@
 import numpy as np
 import pytest
 
-from askwiki.language_legs import QueryForm, margins, owning_form, rank_by_language
+from askwiki.language_legs import (
+    LanguageRanking,
+    QueryForm,
+    margins,
+    owning_form,
+    rank_by_language,
+)
 from askwiki.text import Language
 
 # Rows 1-2 are English, 3-4 Chinese; row 9 was added after the profile was built.
@@ -24,9 +30,9 @@ def fake_search(
     return dense, keyword
 
 
-def rank(by_form: dict[str, list[tuple[int, float]]]) -> list[int]:
+def ranking(by_form: dict[str, list[tuple[int, float]]]) -> LanguageRanking:
     dense, keyword = fake_search(by_form)
-    ranking = rank_by_language(
+    return rank_by_language(
         [EN, ZH],
         LANGUAGES,
         dense,
@@ -35,7 +41,10 @@ def rank(by_form: dict[str, list[tuple[int, float]]]) -> list[int]:
         (1.0, 1.0),
         60,  # type: ignore[arg-type]
     )
-    return ranking.order
+
+
+def rank(by_form: dict[str, list[tuple[int, float]]]) -> list[int]:
+    return ranking(by_form).order
 
 
 @pytest.mark.parametrize(("row_id", "expected"), [(1, 0), (2, 0), (3, 1), (4, 1), (9, 0)])
@@ -47,20 +56,11 @@ def test_each_row_belongs_to_the_form_in_its_language_unknown_rows_to_the_questi
 
 def test_a_form_never_ranks_passages_of_the_other_language() -> None:
     # The Chinese translation's raw cosines put English row 2 first; it is not its to rank.
-    dense, keyword = fake_search(
+    ranked = ranking(
         {"en": [(1, 0.84), (3, 0.83), (2, 0.80)], "zh": [(2, 0.95), (4, 0.90), (3, 0.80)]}
     )
-    ranking = rank_by_language(
-        [EN, ZH],
-        LANGUAGES,
-        dense,
-        keyword,
-        10,
-        (1.0, 1.0),
-        60,  # type: ignore[arg-type]
-    )
-    assert ranking.cosines == {1: 0.84, 2: 0.80, 4: 0.90, 3: 0.80}
-    assert ranking.owner == {1: 0, 2: 0, 3: 1, 4: 1}
+    assert ranked.cosines == {1: 0.84, 2: 0.80, 4: 0.90, 3: 0.80}
+    assert ranked.owner == {1: 0, 2: 0, 3: 1, 4: 1}
 
 
 def test_a_passage_standing_out_for_its_form_beats_a_higher_cosine_that_does_not() -> None:
