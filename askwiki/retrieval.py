@@ -134,10 +134,10 @@ class Retriever:
 
         ``query_vector`` is the query already embedded by the caller (the answer cache
         embeds every question first), so it is not encoded twice. ``translation`` is the
-        query in the wiki's other language (``answering.translation``): both are searched,
-        their four legs fused into one ranking, and each passage is judged by the floor on
-        the better of the two, so a translated query meeting a page in its own language
-        counts as same-language evidence.
+        query in the wiki's other language (``answering.translation``): where the index
+        knows each chunk's language, every passage is ranked and judged against the form
+        of the question in its own language (``language_legs``); otherwise both queries'
+        legs are fused into one ranking and a passage passes the floor for either.
         """
         opts = self.options
         k = top_k or opts.top_k
@@ -223,19 +223,14 @@ class Retriever:
                 continue
             cosine = ranking.cosines.get(row_id)
             if cosine is None:
-                vector = forms[ranking.owner[row_id]].vector
-                stored = np.asarray(self.index.dense.reconstruct(row_id), dtype=np.float32)
-                cosine = float(stored @ vector)
-            chunk = stored_chunks[row_id].chunk
+                cosine = self._stored_cosine(row_id, forms[ranking.owner[row_id]].vector)
             candidates.append(
-                Passage(
-                    chunk=chunk,
-                    row_id=row_id,
-                    score=ranking.fused[row_id],
-                    dense_score=cosine,
-                    bm25_score=ranking.bm25.get(row_id),
-                    chunk_ids=(chunk.chunk_id,),
-                    row_ids=(row_id,),
+                _passage(
+                    stored_chunks[row_id].chunk,
+                    row_id,
+                    ranking.fused[row_id],
+                    cosine,
+                    ranking.bm25.get(row_id),
                 )
             )
         return candidates, self._passing_by_language(forms, candidates, ranking.owner)
@@ -305,25 +300,21 @@ class Retriever:
         for (_, vector), scores in zip(queries, dense_scores, strict=True):
             for row_id in ranked:
                 if row_id not in scores:
-                    stored = np.asarray(self.index.dense.reconstruct(row_id), dtype=np.float32)
-                    scores[row_id] = float(stored @ vector)
+                    scores[row_id] = self._stored_cosine(row_id, vector)
         stored_chunks = self.index.docstore.chunks_by_rows(ranked)
         return [
             [
-                Passage(
-                    chunk=stored_chunks[r].chunk,
-                    row_id=r,
-                    score=fused[r],
-                    dense_score=scores[r],
-                    bm25_score=bm25_scores.get(r),
-                    chunk_ids=(stored_chunks[r].chunk.chunk_id,),
-                    row_ids=(r,),
-                )
+                _passage(stored_chunks[r].chunk, r, fused[r], scores[r], bm25_scores.get(r))
                 for r in ranked
                 if r in stored_chunks
             ]
             for scores in dense_scores
         ]
+
+    def _stored_cosine(self, row_id: int, vector: np.ndarray) -> float:
+        """Cosine of a query to a chunk its dense leg did not return, from the stored vector."""
+        stored = np.asarray(self.index.dense.reconstruct(row_id), dtype=np.float32)
+        return float(stored @ vector)
 
     def _legs(
         self, query: str, vector: np.ndarray
@@ -420,6 +411,19 @@ class Retriever:
     def query_keywords(self, query: str) -> set[str]:
         """The keywords the floor's coverage counts (glossary translations included)."""
         return set(self._query_keywords(query))
+
+
+def _passage(chunk: Chunk, row_id: int, score: float, cosine: float, bm25: float | None) -> Passage:
+    """A search result of one chunk, before neighbours are merged."""
+    return Passage(
+        chunk=chunk,
+        row_id=row_id,
+        score=score,
+        dense_score=cosine,
+        bm25_score=bm25,
+        chunk_ids=(chunk.chunk_id,),
+        row_ids=(row_id,),
+    )
 
 
 def _ranks(ranking: list[tuple[int, float]]) -> list[tuple[int, int]]:
