@@ -135,6 +135,14 @@ admin_jobs = Table(
     Column("error", Text),
 )
 
+# Admin page sessions signed out early; a row lives until its cookie would have expired.
+revoked_sessions = Table(
+    "revoked_sessions",
+    metadata,
+    Column("session_id", Text, primary_key=True),
+    Column("expires", BigInteger, nullable=False),
+)
+
 # The tables ``askwiki db copy`` moves, parents before children.
 QUESTION_LOG = (
     questions,

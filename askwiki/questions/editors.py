@@ -9,6 +9,7 @@ below it are what public paths use: ``visible_record`` refuses hidden questions 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -170,6 +171,13 @@ class Editors:
     def stale_sources(self, curated: CuratedAnswer) -> list[Source]:
         """The curated answer's sources the served index no longer holds (to fix them)."""
         return stale_sources(curated, served_docstore(self.live_index))
+
+    def sign_out(self, session_id: str, expires: int) -> None:
+        """End an admin page session everywhere, not only in the browser that signs out."""
+        self.store.revoke_session(session_id, expires, int(time.time()))
+
+    def signed_out(self, session_id: str) -> bool:
+        return self.store.session_revoked(session_id)
 
     def audit(self, limit: int, offset: int) -> list[AuditEntry]:
         return self.store.audit_log(limit, offset)

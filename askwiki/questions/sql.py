@@ -16,8 +16,6 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import Insert, insert, select, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 
 from askwiki.answering.types import Answer
@@ -42,6 +40,7 @@ from askwiki.questions.sql_base import (
     SCAN_LIMIT,
     SUMMARY_COLUMNS,
     TEXT_MATCH,
+    insert_unless_present,
     like_pattern,
     newest_per_question,
     now_utc,
@@ -136,12 +135,7 @@ class SQLQuestionStore(EditorQueries):
 
     def _insert_question(self) -> Insert:
         """``INSERT … ON CONFLICT (request_id) DO NOTHING RETURNING id`` in the engine's dialect."""
-        dialect_insert = sqlite_insert if self.engine.dialect.name == "sqlite" else pg_insert
-        return (
-            dialect_insert(questions)
-            .on_conflict_do_nothing(index_elements=["request_id"])
-            .returning(questions.c.id)
-        )
+        return insert_unless_present(self.engine, questions, "request_id").returning(questions.c.id)
 
     def add_feedback(self, question_id: str, vote: Vote, comment: str | None) -> Votes:
         self._question_row(question_id)

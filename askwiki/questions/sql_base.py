@@ -11,7 +11,9 @@ from datetime import UTC, datetime
 from typing import Any, Self
 
 import numpy as np
-from sqlalchemy import Engine, RowMapping, bindparam, text
+from sqlalchemy import Engine, Insert, RowMapping, Table, bindparam, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 
 from askwiki.database import open_engine, upgrade
@@ -51,6 +53,13 @@ TEXT_MATCH = " AND (q.question LIKE :raw ESCAPE '\\' OR q.normalized LIKE :norm 
 
 def now_utc() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def insert_unless_present(engine: Engine, table: Table, key: str) -> Insert:
+    """``INSERT … ON CONFLICT (key) DO NOTHING`` in the engine's dialect: one atomic step,
+    so concurrent writers of the same key store one row and neither fails."""
+    dialect_insert = sqlite_insert if engine.dialect.name == "sqlite" else pg_insert
+    return dialect_insert(table).on_conflict_do_nothing(index_elements=[key])
 
 
 def like_pattern(text: str) -> str:

@@ -1,4 +1,5 @@
-"""The editors' half of the SQL question log: their list, hide, delete, curate, audit.
+"""The editors' half of the SQL question log: their list, hide, delete, curate, audit,
+and the admin page's signed-out sessions.
 
 Hiding and deleting act on a question, not one ask: every ask of the same normalised
 text and every repeat of their answers. Lists show one entry per text, so hiding only
@@ -15,7 +16,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from askwiki.answering.types import Source
 from askwiki.database import write_transaction
-from askwiki.database.tables import audit_log, curated_answers, curated_sources
+from askwiki.database.tables import (
+    audit_log,
+    curated_answers,
+    curated_sources,
+    revoked_sessions,
+)
 from askwiki.errors import QuestionLogError, QuestionNotFoundError
 from askwiki.questions.schema import source_from_row, source_row
 from askwiki.questions.sql_base import (
@@ -24,6 +30,7 @@ from askwiki.questions.sql_base import (
     SUMMARY_COLUMNS,
     TEXT_MATCH,
     SQLStoreBase,
+    insert_unless_present,
     like_pattern,
     newest_per_question,
     now_utc,
@@ -249,3 +256,22 @@ class EditorQueries(SQLStoreBase):
             {"limit": limit, "offset": offset},
         )
         return [AuditEntry(**row) for row in rows]
+
+    def revoke_session(self, session_id: str, expires: int, now: int) -> None:
+        try:
+            with write_transaction(self.engine) as tx:
+                tx.execute(revoked_sessions.delete().where(revoked_sessions.c.expires <= now))
+                tx.execute(
+                    insert_unless_present(self.engine, revoked_sessions, "session_id"),
+                    {"session_id": session_id, "expires": expires},
+                )
+        except SQLAlchemyError as exc:
+            raise QuestionLogError(
+                f"Cannot revoke an admin session in {self.where}: {exc}"
+            ) from exc
+
+    def session_revoked(self, session_id: str) -> bool:
+        rows = self._rows(
+            "SELECT 1 FROM revoked_sessions WHERE session_id = :sid", {"sid": session_id}
+        )
+        return bool(rows)

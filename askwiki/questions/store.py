@@ -255,4 +255,13 @@ class QuestionStore(Protocol):
         asks went."""
         ...
 
+    def revoke_session(self, session_id: str, expires: int, now: int) -> None:
+        """Refuse an admin page session from now until ``expires`` (Unix seconds), on every
+        replica sharing this database; forgets sessions that expired before ``now``."""
+        ...
+
+    def session_revoked(self, session_id: str) -> bool:
+        """Whether the admin page session was signed out."""
+        ...
+
     def close(self) -> None: ...

@@ -113,7 +113,11 @@ def _login_page(request: Request, status_code: int = 200, wrong: bool = False) -
 
 
 def _signed_in(request: Request) -> AdminSession | None:
-    return current_session(request, request.app.state.settings)
+    """The request's admin session, unless it was signed out (in any browser, on any replica)."""
+    session = current_session(request, request.app.state.settings)
+    if session is None or _editors(request).signed_out(session.session_id):
+        return None
+    return session
 
 
 def _form_session(request: Request, csrf: str | None) -> AdminSession | HTMLResponse:
@@ -168,8 +172,10 @@ def sign_out(request: Request, csrf: CsrfForm = "") -> Response:
     session = _form_session(request, csrf)
     if isinstance(session, HTMLResponse):
         return session
+    _editors(request).sign_out(session.session_id, session.expires)
     response = _back(request, "/admin")
     end_session(request, response)
+    logger.info("Editor %r signed out of the admin page", session.actor)
     return response
 
 

@@ -419,3 +419,18 @@ def test_cache_lookup_can_be_limited_to_answers_asked_in_a_time_window(
     assert (
         store.find_cached("whatislora", unit(1, 0), MODEL, "v1", 0.95, asked_between=jan_3) is None
     )
+
+
+def test_a_revoked_session_is_refused_until_it_expires_then_forgotten(
+    store: SQLQuestionStore,
+) -> None:
+    store.revoke_session("old", expires=100, now=50)
+    store.revoke_session("current", expires=10_000, now=50)
+    store.revoke_session("current", expires=10_000, now=60)  # signed out twice: no error
+
+    assert store.session_revoked("current") and store.session_revoked("old")
+    assert not store.session_revoked("never-signed-out")
+
+    store.revoke_session("later", expires=20_000, now=200)  # "old" has expired by now
+    assert not store.session_revoked("old")
+    assert store.session_revoked("current") and store.session_revoked("later")

@@ -144,6 +144,23 @@ def test_sign_out_ends_the_session(make_client: ClientFactory) -> None:
     assert 'type="password"' in client.get("/admin").text
 
 
+def test_sign_out_also_ends_copies_of_the_cookie_on_other_replicas(
+    make_client: ClientFactory,
+) -> None:
+    client = sign_in(make_client(admin_token=TOKEN))
+    value = client.cookies.get(SESSION_COOKIE, path="/admin")
+    other_replica = make_client(admin_token=TOKEN)  # same question log, same tokens
+
+    def page(cookie: str | None) -> str:
+        return other_replica.get("/admin", headers={"Cookie": f"{SESSION_COOKIE}={cookie}"}).text
+
+    assert 'action="/admin/logout"' in page(value)
+    client.post("/admin/logout", data={"csrf": csrf_of(client.get("/admin").text)})
+
+    assert 'type="password"' in page(value)
+    assert 'action="/admin/logout"' in sign_in(client).get("/admin").text  # a new session works
+
+
 def test_admin_page_is_off_without_a_token(make_client: ClientFactory) -> None:
     response = make_client().get("/admin")
     assert response.status_code == 403 and "ASKWIKI_ADMIN_TOKEN" in response.text
