@@ -19,7 +19,7 @@ import numpy as np
 from askwiki.answering.citations import check_citations, marker_numbers, strip_markers
 from askwiki.answering.grounding import ground_answer
 from askwiki.answering.prompt import pack_prompt, rewrite_messages
-from askwiki.answering.translation import QuestionTranslator
+from askwiki.answering.translation import QuestionTranslator, Translation
 from askwiki.answering.types import (
     Answer,
     AnswerEvent,
@@ -149,11 +149,7 @@ class AnswerService:
         standalone = self._standalone(question, history) if history else question
         retriever = retriever or self.live_index.retriever()
         vector = question_vector if standalone == question else None
-        # A wiki in the other language only needs it most: its pages are all across.
-        translating = self.settings.translate_questions and (
-            retriever.index.languages.holds_other_than(detect_language(standalone))
-        )
-        translation = self.translator.translate(standalone) if translating else None
+        translation = self.translation(standalone, retriever)
         result = retriever.search(
             standalone,
             top_k,
@@ -312,6 +308,16 @@ class AnswerService:
                 f"The {llm.name} LLM backend is unavailable: {report['detail']}", llm.name
             )
         self._reachable_at = now
+
+    def translation(self, query: str, retriever: Retriever) -> Translation | None:
+        """The query in the wiki's other language, when ``ASKWIKI_TRANSLATE_QUESTIONS`` is
+        on and the index holds pages in a language other than the query's (cached per text)."""
+        # A wiki in the other language only needs it most: its pages are all across.
+        if not self.settings.translate_questions:
+            return None
+        if not retriever.index.languages.holds_other_than(detect_language(query)):
+            return None
+        return self.translator.translate(query)
 
     def _standalone(self, question: str, history: Sequence[ChatMessage]) -> str:
         """The follow-up rewritten with its conversation; on LLM failure, joined with it."""

@@ -215,7 +215,11 @@ class EvalRunner:
         return row
 
     def _score_retrieval(self, row: EvalRow, question: EvalQuestion, retriever: Retriever) -> None:
-        result = retriever.search(row.query, self.depth)
+        # Searched as the service searched it: with the (cached) translation when it made one.
+        translation = self.service.translation(row.query, retriever) if self.service else None
+        result = retriever.search(
+            row.query, self.depth, translation=translation.text if translation else None
+        )
         gold = question.gold
         paths = self._paths(retriever) if gold.sources else {}
         row.retrieved = [

@@ -202,3 +202,19 @@ def test_a_gold_source_path_matches_a_page_with_a_declared_id(
     row = EvalRunner(live).evaluate(question)
     assert [p.doc_id for p in row.retrieved] == ["lora-notes"]
     assert row.hit_rank == 1
+
+
+def test_answers_mode_ranks_the_gold_page_as_the_service_searched_it_translated(
+    tmp_path: Path, live: LiveIndex, embedder: Embedder
+) -> None:
+    question = EvalQuestion("低秩适配是哪一年提出的？", ("2021",), ("models/lora.md",), line=1)
+    llm = FakeLLM(["When was LoRA introduced?", "LoRA 于 2021 年提出 [1]。"])
+    settings = _settings(tmp_path, translate_questions=True)
+    translated = EvalRunner(live, AnswerService(settings, live, embedder, lambda: llm))
+    untranslated = EvalRunner(live)
+
+    row = translated.evaluate(question)
+
+    assert row.hit_rank == 1
+    assert untranslated.evaluate(question).hit_rank != 1
+    assert len(llm.calls) == 2  # one translation (reused when scoring) and one answer
