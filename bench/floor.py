@@ -15,8 +15,8 @@ passage's page (chunks grouped by title) to lead the 5 best other pages by a mar
 ``--half a`` or ``--half b`` only one seeded half of the questions is scored: choose a
 setting on one half, check it on the other. A key-term rule (a passage in the question's
 language must hold the question's rarest words, question words aside) is measured as a
-candidate, not offered: it moves along the same trade as a higher hybrid threshold. This measures, for floors on a
-grid, both sides of the trade:
+candidate, not offered: it moves along the same trade as a higher hybrid threshold. This
+measures, for floors on a grid, both sides of the trade:
 
 - answerable ("kept"): each question asked of its own corpus (GitLab Handbook, CMRC 2018
   dev, XQuAD en, XQuAD zh); kept = a gold passage (from a gold file / containing a gold
