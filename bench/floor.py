@@ -154,6 +154,17 @@ def parse_args() -> argparse.Namespace:
         help="score only one seeded half of the questions (crc32 of the text): a held-out check",
     )
     parser.add_argument(
+        "--choose-on",
+        choices=("a", "b"),
+        default=None,
+        help="rank the grid on this half and show every row on the other (held out)",
+    )
+    parser.add_argument(
+        "--grid-page-standouts",
+        default="",
+        help="comma list of ASKWIKI_MIN_PAGE_STANDOUT margins the grid also tries, e.g. 0.02,0.025",
+    )
+    parser.add_argument(
         "--translate",
         action="store_true",
         help="also search with the LLM's translation of each question (cached in --cache-dir)",
@@ -548,14 +559,21 @@ def score(
     return {g: float(hits[i] / totals[i]) for i, g in enumerate(f.groups) if totals[i]}
 
 
-def grid() -> list[Floor]:
+def grid(page_standouts: tuple[float, ...] = ()) -> list[Floor]:
+    """Floors on a grid; each also with the page standout rule at ``page_standouts``."""
     dense = [x / 100 for x in range(88, 97)]
     weight = [0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5]
     hybrid = [x / 100 for x in range(88, 106)]
     absent = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 2.0]
     return [
-        Floor(_label(*values), *values, weighted=True)
+        Floor(
+            _label(*values) + (f"; page standout >= {page:.3f}" if page else ""),
+            *values,
+            weighted=True,
+            min_page_standout=page,
+        )
         for values in itertools.product(dense, weight, hybrid, absent)
+        for page in (0.0, *page_standouts)
     ]
 
 
@@ -625,9 +643,17 @@ def main() -> None:
     quiet_logs()
     machine = machine_line()
     rows = collect(args)
-    if args.half:
-        rows = [r for r in rows if question_half(str(r["question"])) == args.half]
+    shown_half, chosen_note = args.half, ""
+    choice_rows = rows
+    if args.choose_on:
+        shown_half = "b" if args.choose_on == "a" else "a"
+        chosen_note = f" (chosen on half {args.choose_on})"
+        choice_rows = [r for r in rows if question_half(str(r["question"])) == args.choose_on]
+    if shown_half:
+        rows = [r for r in rows if question_half(str(r["question"])) == shown_half]
     table_features = features(rows)
+    choice_features = features(choice_rows) if args.choose_on else table_features
+    page_margins = tuple(float(m) for m in args.grid_page_standouts.split(",") if m.strip())
     defaults = Settings(_env_file=None)  # type: ignore[call-arg]
     fixed = (
         Floor("no floor", -1.0, 0.0, -1.0),
@@ -668,13 +694,17 @@ def main() -> None:
     for suffix, crossing, translated in modes:
         shown += [(f.name + suffix, score(f, table_features, crossing, translated)) for f in fixed]
         safe = []
-        for floor in grid():
-            scores = score(floor, table_features, crossing, translated)
+        for floor in grid(page_margins):
+            scores = score(floor, choice_features, crossing, translated)
             if min(refused(scores)) >= args.min_refused:
                 safe.append((floor, scores))
         safe.sort(key=partial(rank_key, crossing or translated), reverse=True)
         names = {x.name.split(": ", 1)[-1] for x in fixed}
-        shown += [(f.name + suffix, s) for f, s in safe if f.name not in names][:2]
+        best = [f for f, _ in safe if f.name not in names][:2]
+        shown += [
+            (f.name + chosen_note + suffix, score(f, table_features, crossing, translated))
+            for f in best
+        ]
         safe_counts.append(len(safe))
     groups = list(shown[0][1])
     table = [
