@@ -16,7 +16,7 @@ from askwiki.embedding.embedder import Embedder
 from askwiki.evidence import TermWeights, term_weights
 from askwiki.language_legs import QueryForm, rank_by_language
 from askwiki.settings import Settings
-from askwiki.standout import standing_out
+from askwiki.standout import pages_standing_out, standing_out
 from askwiki.store.dense import search_dense
 from askwiki.store.index import WikiIndex
 from askwiki.text import Language, detect_language, keyword_tokens
@@ -47,6 +47,8 @@ class RetrievalOptions:
     max_absent_share: float = 0.5
     # Opt-in: a passage must also exceed the mean cosine of the candidates by this (0: off).
     min_standout: float = 0.0
+    # Opt-in: a passage's page must lead the best other pages by this (0: off).
+    min_page_standout: float = 0.0
     cross_language: bool = False
 
 
@@ -98,6 +100,7 @@ def retrieval_options(settings: Settings) -> RetrievalOptions:
         min_hybrid_score=settings.min_hybrid_score,
         max_absent_share=settings.max_absent_share,
         min_standout=settings.min_standout,
+        min_page_standout=settings.min_page_standout,
         cross_language=settings.cross_language,
     )
 
@@ -267,13 +270,22 @@ class Retriever:
     def _standing_out(
         self, passing: list[Passage], candidates: list[Passage], language: Language
     ) -> list[Passage]:
-        """The passing passages whose cosine exceeds the candidates' mean by
-        ``min_standout`` (all of them when the rule is off): ``askwiki/standout.py``."""
-        margin = self.options.min_standout
-        if margin <= 0 or not passing:
+        """The passing passages that stand out from the candidates (``askwiki/standout.py``):
+        their cosine exceeds the candidates' mean by ``min_standout``, and their page's
+        best cosine the best other pages' mean by ``min_page_standout`` (each rule at 0:
+        off)."""
+        opts = self.options
+        if (opts.min_standout <= 0 and opts.min_page_standout <= 0) or not passing:
             return passing
         cosines = {p.row_id: self.floor_cosine(p, language) for p in candidates}
-        leaders = standing_out(cosines, margin)
+        leaders: set[int] = set(cosines)
+        if opts.min_standout > 0:
+            chunks: set[int] = standing_out(cosines, opts.min_standout)
+            leaders &= chunks
+        if opts.min_page_standout > 0:
+            pages = {p.row_id: page_key(p.chunk) for p in candidates}
+            on_pages: set[int] = pages_standing_out(cosines, pages, opts.min_page_standout)
+            leaders &= on_pages
         return [p for p in passing if p.row_id in leaders]
 
     def candidates(self, query: str, vector: np.ndarray, limit: int) -> list[Passage]:
@@ -424,6 +436,12 @@ def _passage(chunk: Chunk, row_id: int, score: float, cosine: float, bm25: float
         chunk_ids=(chunk.chunk_id,),
         row_ids=(row_id,),
     )
+
+
+def page_key(chunk: Chunk) -> str:
+    """The page a chunk belongs to for the page standout rule: its title (a wiki that holds
+    an article as several pages, e.g. one per paragraph, shares it), else its page id."""
+    return chunk.title or chunk.doc_id
 
 
 def _ranks(ranking: list[tuple[int, float]]) -> list[tuple[int, int]]:

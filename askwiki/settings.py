@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     max_absent_share: float = Field(0.5, ge=0)
     # Opt-in: it costs answerable questions on a long-page wiki (README, refusal section).
     min_standout: float = Field(0.0, ge=0, le=1)
+    # Opt-in, per page rather than per chunk (askwiki/standout.py); same cost, less of it.
+    min_page_standout: float = Field(0.0, ge=0, le=1)
     # Opt-in until it stops costing same-language ranking and absent-concept refusals.
     cross_language: bool = False
     # Opt-in: one LLM call before retrieval, which adds to the time to first token.

@@ -10,10 +10,13 @@ x IDF-weighted keyword coverage reaches ``ASKWIKI_MIN_HYBRID_SCORE``; and nothin
 keywords that no chunk of the wiki contains carry more than ``ASKWIKI_MAX_ABSENT_SHARE`` of
 the question's IDF mass. The opt-in standout rule (``ASKWIKI_MIN_STANDOUT``) also asks a
 passage's cosine to exceed the mean cosine of the 15 candidates by a margin
-(``askwiki/standout.py``). A key-term rule (a passage in the question's language must hold
-the question's rarest words, question words aside) is measured as a candidate, not offered:
-it moves along the same trade as a higher hybrid threshold. This measures, for floors on a
-grid, both sides of the trade:
+(``askwiki/standout.py``); the opt-in page rule (``ASKWIKI_MIN_PAGE_STANDOUT``) asks the
+passage's page (chunks grouped by title) to lead the 5 best other pages by a margin. With
+``--half a`` or ``--half b`` only one seeded half of the questions is scored: choose a
+setting on one half, check it on the other. A key-term rule (a passage in the question's
+language must hold the question's rarest words, question words aside) is measured as a
+candidate, not offered: it moves along the same trade as a higher hybrid threshold. This
+measures, for floors on a grid, both sides of the trade:
 
 - answerable ("kept"): each question asked of its own corpus (GitLab Handbook, CMRC 2018
   dev, XQuAD en, XQuAD zh); kept = a gold passage (from a gold file / containing a gold
@@ -51,9 +54,11 @@ import json
 import re
 import statistics
 import sys
+import zlib
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -65,9 +70,9 @@ from askwiki.embedding.embedder import Embedder, load_embedder
 from askwiki.evaluation import EvalQuestion
 from askwiki.evidence import TermWeights, term_weights
 from askwiki.llm.factory import create_backend
-from askwiki.retrieval import Retriever
+from askwiki.retrieval import Retriever, page_key
 from askwiki.settings import Settings
-from askwiki.standout import standout
+from askwiki.standout import page_standout, standout
 from askwiki.text import detect_language, keyword_tokens
 from bench.answer_sets import (
     HANDBOOK_SET,
@@ -107,6 +112,10 @@ MODES = (("", False), (" [cross-language on]", True))
 TRANSLATED = " [translated]"
 # ASKWIKI_MIN_STANDOUT values shown on top of the default floor (the grid leaves it off).
 STANDOUTS = (0.02, 0.025)
+# ASKWIKI_MIN_PAGE_STANDOUT values shown the same way.
+PAGE_STANDOUTS = (0.02, 0.025)
+# ASKWIKI_MAX_ABSENT_SHARE at which the absent-terms check is off.
+ABSENT_OFF = 1.0
 # The key-term candidate: key terms weigh >= half the rarest; a passage holds >= half of them.
 KEY_TERM_SHARE = 0.5
 KEY_COVERAGE = 0.5
@@ -116,7 +125,7 @@ QUESTION_WORD = re.compile(
     r"什么|^(?:哪|几|多少|多久|多长|多大|多高|多远|多重|谁|怎|为何|何时|何地|何处|何人|何种|是否|时候$)"
 )
 # Changes whenever what collect() records changes, so that older caches are not reused.
-FEATURES_VERSION = "absent+crosslingual+pages+translated-3"
+FEATURES_VERSION = "absent+crosslingual+pages+translated+page-keys-4"
 TRANSLATIONS_FILE = "floor-translations.json"
 
 
@@ -138,6 +147,23 @@ def parse_args() -> argparse.Namespace:
         "--cache-dir", type=Path, default=Path.home() / ".cache" / "askwiki" / "bench"
     )
     parser.add_argument("--min-refused", type=float, default=0.90, help="off-topic target")
+    parser.add_argument(
+        "--half",
+        choices=("a", "b"),
+        default=None,
+        help="score only one seeded half of the questions (crc32 of the text): a held-out check",
+    )
+    parser.add_argument(
+        "--choose-on",
+        choices=("a", "b"),
+        default=None,
+        help="rank the grid on this half and show every row on the other (held out)",
+    )
+    parser.add_argument(
+        "--grid-page-standouts",
+        default="",
+        help="comma list of ASKWIKI_MIN_PAGE_STANDOUT margins the grid also tries, e.g. 0.02,0.025",
+    )
     parser.add_argument(
         "--translate",
         action="store_true",
@@ -334,6 +360,7 @@ def collect(args: argparse.Namespace) -> list[dict[str, object]]:
                                     )
                                     or (kind == "cross-language" and p.chunk.doc_id == twin),
                                     p.chunk.doc_id,
+                                    page_key(p.chunk),
                                 ]
                                 for p in passages
                             ],
@@ -395,12 +422,18 @@ class Features:
     row_absent: npt.NDArray[np.float64]  # per row: IDF share of terms no chunk holds
     passage_row: npt.NDArray[np.int64]
     standout: npt.NDArray[np.float64]  # cosine minus the mean cosine of the row's candidates
+    page_standout: npt.NDArray[np.float64]  # the passage's page's lead over the other pages
     key: npt.NDArray[np.float64]  # IDF-weighted share of the question's key terms (1: none)
     same_language: npt.NDArray[np.bool_]  # the passage is in the question's language
     cos: npt.NDArray[np.float64]
     coverage: npt.NDArray[np.float64]  # plain keyword coverage
     weighted: npt.NDArray[np.float64]  # IDF-weighted coverage
     gold: npt.NDArray[np.bool_]
+
+
+def question_half(question: str) -> str:
+    """The question's half, a or b (crc32 of its text): choose on one, check on the other."""
+    return "ab"[zlib.crc32(question.encode("utf-8")) % 2]
 
 
 def group_of(row: dict[str, object]) -> str:
@@ -438,6 +471,7 @@ def features(rows: list[dict[str, object]]) -> Features:
     row_group, row_goal, row_crossing, row_absent = [], [], [], []
     row_translated = []
     passage_row, cos, coverage, weighted, gold, lift, key, same = [], [], [], [], [], [], [], []
+    page_lift: list[float] = []
     for n, row in enumerate(rows):
         counts: dict[str, int] = row["terms"]  # type: ignore[assignment]
         terms = term_weights(list(counts), lambda t, c=counts: c, int(row["chunks"]))  # type: ignore[misc, call-overload]
@@ -449,8 +483,12 @@ def features(rows: list[dict[str, object]]) -> Features:
         row_absent.append(terms.absent_share(row["own_keywords"]))  # type: ignore[arg-type]
         key_terms = question_key_terms(terms, row["own_keywords"])  # type: ignore[arg-type]
         same_language = LANGUAGE[str(row["set"])] == LANGUAGE[str(row["corpus"])]
-        lift += standout([p[0] for p in row["passages"]])  # type: ignore[attr-defined]
-        for score, found, is_gold, _ in row["passages"]:  # type: ignore[attr-defined]
+        passages: list[list[Any]] = row["passages"]  # type: ignore[assignment]
+        lift += standout([p[0] for p in passages])
+        page_lift += page_standout(
+            {i: p[0] for i, p in enumerate(passages)}, {i: p[4] for i, p in enumerate(passages)}
+        ).values()
+        for score, found, is_gold, *_ in passages:
             passage_row.append(n)
             key.append(key_coverage(terms, key_terms, found))
             same.append(same_language)
@@ -467,6 +505,7 @@ def features(rows: list[dict[str, object]]) -> Features:
         np.asarray(row_absent),
         np.asarray(passage_row, dtype=np.int64),
         np.asarray(lift),
+        np.asarray(page_lift),
         np.asarray(key),
         np.asarray(same, dtype=bool),
         np.asarray(cos),
@@ -488,6 +527,7 @@ class Floor:
     weighted: bool = False
     legacy: bool = False
     min_standout: float = 0.0
+    min_page_standout: float = 0.0
     key_rule: bool = False
 
 
@@ -505,6 +545,8 @@ def score(
     passes &= f.row_absent[f.passage_row] <= floor.max_absent
     if floor.min_standout > 0:
         passes &= f.standout >= floor.min_standout
+    if floor.min_page_standout > 0:
+        passes &= f.page_standout >= floor.min_page_standout
     if floor.key_rule:
         passes &= (f.key >= KEY_COVERAGE) | ~f.same_language
     rows = len(f.row_group)
@@ -517,14 +559,21 @@ def score(
     return {g: float(hits[i] / totals[i]) for i, g in enumerate(f.groups) if totals[i]}
 
 
-def grid() -> list[Floor]:
+def grid(page_standouts: tuple[float, ...] = ()) -> list[Floor]:
+    """Floors on a grid; each also with the page standout rule at ``page_standouts``."""
     dense = [x / 100 for x in range(88, 97)]
     weight = [0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5]
     hybrid = [x / 100 for x in range(88, 106)]
     absent = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 2.0]
     return [
-        Floor(_label(*values), *values, weighted=True)
+        Floor(
+            _label(*values) + (f"; page standout >= {page:.3f}" if page else ""),
+            *values,
+            weighted=True,
+            min_page_standout=page,
+        )
         for values in itertools.product(dense, weight, hybrid, absent)
+        for page in (0.0, *page_standouts)
     ]
 
 
@@ -543,6 +592,8 @@ def settings_floor(settings: Settings, name: str) -> Floor:
     )
     if settings.min_standout > 0:
         label += f"; standout >= {settings.min_standout:.3f}"
+    if settings.min_page_standout > 0:
+        label += f"; page standout >= {settings.min_page_standout:.3f}"
     return Floor(
         name + label,
         settings.min_dense_score,
@@ -551,6 +602,7 @@ def settings_floor(settings: Settings, name: str) -> Floor:
         settings.max_absent_share,
         weighted=True,
         min_standout=settings.min_standout,
+        min_page_standout=settings.min_page_standout,
     )
 
 
@@ -591,7 +643,17 @@ def main() -> None:
     quiet_logs()
     machine = machine_line()
     rows = collect(args)
+    shown_half, chosen_note = args.half, ""
+    choice_rows = rows
+    if args.choose_on:
+        shown_half = "b" if args.choose_on == "a" else "a"
+        chosen_note = f" (chosen on half {args.choose_on})"
+        choice_rows = [r for r in rows if question_half(str(r["question"])) == args.choose_on]
+    if shown_half:
+        rows = [r for r in rows if question_half(str(r["question"])) == shown_half]
     table_features = features(rows)
+    choice_features = features(choice_rows) if args.choose_on else table_features
+    page_margins = tuple(float(m) for m in args.grid_page_standouts.split(",") if m.strip())
     defaults = Settings(_env_file=None)  # type: ignore[call-arg]
     fixed = (
         Floor("no floor", -1.0, 0.0, -1.0),
@@ -601,6 +663,21 @@ def main() -> None:
         *(
             settings_floor(defaults.model_copy(update={"min_standout": margin}), "opt-in: ")
             for margin in STANDOUTS
+        ),
+        *(
+            settings_floor(defaults.model_copy(update={"min_page_standout": margin}), "opt-in: ")
+            for margin in PAGE_STANDOUTS
+        ),
+        # The absent-terms check costs XQuAD zh (questions translated apart from the
+        # passages) what the page rule then refuses anyway.
+        *(
+            settings_floor(
+                defaults.model_copy(
+                    update={"min_page_standout": margin, "max_absent_share": ABSENT_OFF}
+                ),
+                "opt-in: ",
+            )
+            for margin in PAGE_STANDOUTS
         ),
         replace(
             settings_floor(defaults, "candidate: "),
@@ -617,13 +694,17 @@ def main() -> None:
     for suffix, crossing, translated in modes:
         shown += [(f.name + suffix, score(f, table_features, crossing, translated)) for f in fixed]
         safe = []
-        for floor in grid():
-            scores = score(floor, table_features, crossing, translated)
+        for floor in grid(page_margins):
+            scores = score(floor, choice_features, crossing, translated)
             if min(refused(scores)) >= args.min_refused:
                 safe.append((floor, scores))
         safe.sort(key=partial(rank_key, crossing or translated), reverse=True)
         names = {x.name.split(": ", 1)[-1] for x in fixed}
-        shown += [(f.name + suffix, s) for f, s in safe if f.name not in names][:2]
+        best = [f for f, _ in safe if f.name not in names][:2]
+        shown += [
+            (f.name + chosen_note + suffix, score(f, table_features, crossing, translated))
+            for f in best
+        ]
         safe_counts.append(len(safe))
     groups = list(shown[0][1])
     table = [

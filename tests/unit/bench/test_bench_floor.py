@@ -1,0 +1,57 @@
+"""bench/floor.py: the page standout rule is scored as Retriever applies it."""
+
+from bench.floor import Floor, features, question_half, score
+
+# The cosine floor alone passes every passage (cos >= 0.85); only the page rule decides.
+PAGE_RULE = Floor("page standout", 0.85, 0.25, 2.0, min_page_standout=0.02, weighted=True)
+
+
+def row(kind: str, passages: list[tuple[float, bool, str]]) -> dict[str, object]:
+    """One search of the benchmark's cache: passages as (cosine, gold, page title)."""
+    return {
+        "set": "cmrc2018",
+        "corpus": "cmrc2018",
+        "kind": kind,
+        "crossing": False,
+        "translated": False,
+        "question": f"{kind}?",
+        "own_keywords": [],
+        "chunks": 100,
+        "terms": {},
+        "passages": [
+            [cos, [], gold, f"{title}-{n}", title] for n, (cos, gold, title) in enumerate(passages)
+        ],
+    }
+
+
+ROWS = [
+    # The answer's page leads once its sibling paragraphs (same title) are one page.
+    row(
+        "present",
+        [(0.90, False, "Warsaw"), (0.89, True, "Warsaw"), (0.89, False, "Warsaw")]
+        + [(0.87, False, f"other{n}") for n in range(5)],
+    ),
+    # Its page taken out, no page leads.
+    row("absent", [(0.88, False, f"other{n}") for n in range(6)]),
+]
+
+
+def test_the_page_rule_keeps_the_leading_page_and_refuses_the_absent_one() -> None:
+    scores = score(PAGE_RULE, features(ROWS))
+    assert scores == {"kept cmrc2018": 1.0, "refused absent cmrc2018": 1.0}
+
+
+def test_without_the_page_rule_the_absent_page_question_passes() -> None:
+    off = Floor("off", 0.85, 0.25, 2.0, weighted=True)
+    assert score(off, features(ROWS))["refused absent cmrc2018"] == 0.0
+
+
+def test_the_chunk_rule_at_the_same_margin_loses_the_answer_to_its_siblings() -> None:
+    chunk_rule = Floor("standout", 0.85, 0.25, 2.0, min_standout=0.02, weighted=True)
+    assert score(chunk_rule, features(ROWS))["kept cmrc2018"] == 0.0
+
+
+def test_the_halves_split_the_questions_about_evenly() -> None:
+    halves = [question_half(f"第{n}个问题是什么？") for n in range(200)]
+    assert 80 <= halves.count("a") <= 120
+    assert set(halves) == {"a", "b"}
