@@ -135,18 +135,22 @@ class FewTextsModel:
         normalize_embeddings: bool = False,
         **kwargs: Any,
     ) -> Any:
+        encoder = self._encoder
         # Only what ``Embedder`` asks for: numpy, unit vectors, no other options.
         plain = set(kwargs) <= {"batch_size", "show_progress_bar", "convert_to_numpy"}
         if (
-            self._encoder is not None
+            encoder is not None
             and normalize_embeddings
             and plain
             and kwargs.get("convert_to_numpy", True)
             and isinstance(texts, list)
             and 0 < len(texts) <= FEW_TEXTS
         ):
+            # Tokenising fails (or not) as it would in ``encode``; only the pass itself
+            # failing turns this path off.
+            ids = [self.token_ids(text, prompt) for text in texts]
             try:
-                return np.stack([self.encode_one(text, prompt) for text in texts])
+                return np.stack([_unit_vector(encoder, one) for one in ids])
             except (RuntimeError, ValueError) as exc:
                 self._encoder = None
                 logger.warning("Packed BERT path failed (%s); using sentence-transformers", exc)
@@ -154,25 +158,32 @@ class FewTextsModel:
             texts, prompt=prompt, normalize_embeddings=normalize_embeddings, **kwargs
         )
 
-    def encode_one(self, text: str, prompt: str | None) -> np.ndarray:
-        """The unit vector of one text through ``PackedBert``, tokenised as ``encode`` does."""
-        if self._encoder is None:
-            raise RuntimeError("the packed BERT path is off")
-        features = self.model.preprocess([text], prompt=prompt)
-        ids = features["input_ids"][0]
-        with torch.inference_mode():
-            vector = self._encoder(ids).float().mean(dim=0)
-            vector = F.normalize(vector, dim=0)
-        return vector.numpy()
+    def token_ids(self, text: str, prompt: str | None) -> torch.Tensor:
+        """The ids ``encode`` would feed the model for ``text`` (prompt, truncation)."""
+        ids: torch.Tensor = self.model.preprocess([text], prompt=prompt)["input_ids"][0]
+        return ids
+
+
+def _unit_vector(encoder: PackedBert, ids: torch.Tensor) -> np.ndarray:
+    """Mean of the hidden states (one unpadded text: every token counts), normalised."""
+    with torch.inference_mode():
+        vector = F.normalize(encoder(ids).float().mean(dim=0), dim=0)
+    result: np.ndarray = vector.numpy()
+    return result
 
 
 def few_texts_model(model: Any) -> Any:
     """``model`` with ``PackedBert`` for calls of few texts, or ``model`` itself when that
     path does not reproduce it (logged)."""
     try:
-        wrapped = FewTextsModel(model, PackedBert(_plain_bert(model)))
+        encoder = PackedBert(_plain_bert(model))
+        wrapped = FewTextsModel(model, encoder)
         [reference] = model.encode([PROBE_TEXT], normalize_embeddings=True, show_progress_bar=False)
-        cosine = float(np.dot(wrapped.encode_one(PROBE_TEXT, None), reference))
+        # In bfloat16 the model's own "unit" vector is off by up to ~0.5% in norm.
+        reference = reference.astype(np.float64) / np.linalg.norm(reference)
+        cosine = float(
+            np.dot(_unit_vector(encoder, wrapped.token_ids(PROBE_TEXT, None)), reference)
+        )
     except (AttributeError, IndexError, KeyError, TypeError, ValueError, RuntimeError) as exc:
         logger.warning("Short texts will use sentence-transformers' encode: %s", exc)
         return model

@@ -1,5 +1,6 @@
 from pathlib import Path
 from typing import Any
+from unittest.mock import Mock
 
 import numpy as np
 import pytest
@@ -142,6 +143,21 @@ def test_a_failure_falls_back_to_sentence_transformers_for_good(
     assert [r.message for r in caplog.records].count(
         "Packed BERT path failed (no oneDNN kernel for this CPU); using sentence-transformers"
     ) == 1
+
+
+def test_a_tokenizer_error_is_raised_and_leaves_the_packed_path_on(
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wrapped = few_texts_model(sentence_model(folder))
+    model = wrapped.model
+    tokenize = model.preprocess
+    # The transformers tokenizer raises this when two threads reconfigure it at once.
+    monkeypatch.setattr(model, "preprocess", Mock(side_effect=RuntimeError("Already borrowed")))
+    with pytest.raises(RuntimeError, match="Already borrowed"):
+        wrapped.encode(TEXTS[:1], normalize_embeddings=True)
+    monkeypatch.setattr(model, "preprocess", tokenize)
+    monkeypatch.setattr(model, "encode", lambda *a, **k: pytest.fail("encode was called"))
+    assert wrapped.encode(TEXTS[:1], normalize_embeddings=True).shape == (1, WIDTH)
 
 
 @pytest.mark.parametrize(
