@@ -1,14 +1,14 @@
-"""One short text at a time through BERT's packed bfloat16 layers, without the frameworks around them.
+"""One short text through BERT's packed bfloat16 layers, without the frameworks around them.
 
 A question is 10-40 tokens. For so few rows the products are cheap and what a query costs
 is mostly around them: sentence-transformers' ``encode`` (sorting, collating, a padding
-mask, the unused pooler) and transformers' BERT (three separate Q/K/V calls, a separate
-GELU, dropout and mask handling in every one of 12 layers). ``PackedBert`` runs the same
+mask, the unused pooler) and transformers' BERT (module calls, mask handling, dropout and a
+separate GELU in every one of 12 layers). ``PackedBert`` runs the same
 layers on the same packed weights (``packing.py``) as a plain loop for one unpadded text:
 no mask is needed, GELU is fused into its linear layer, and mean pooling is a mean. On an
-AMD Zen 5 (AVX512-BF16, no AMX) that made one question's embedding about 1.7x faster than
-``encode`` on the packed bfloat16 model, with the same vector (cosine >= 0.9999; README
-"Embedding dtype").
+AMD Zen 5 (AVX512-BF16, no AMX) that made one question's embedding 1.4-1.7x faster in CPU
+time than ``encode`` on the same packed bfloat16 model (3.1-3.4x float32 ``encode``), with
+the same vector (cosine >= 0.99996; README "Embedding dtype").
 
 ``few_texts_model`` wraps a loaded sentence-transformers model so that an ``encode`` of at
 most ``FEW_TEXTS`` texts takes this path; batches of passages keep ``encode``, where the
