@@ -3,19 +3,20 @@
 A question is 10-40 tokens. For so few rows the products are cheap and what a query costs
 is mostly around them: sentence-transformers' ``encode`` (sorting, collating, a padding
 mask, the unused pooler) and transformers' BERT (module calls, mask handling, dropout and a
-separate GELU in every one of 12 layers). ``PackedBert`` runs the same
-layers on the same packed weights (``packing.py``) as a plain loop for one unpadded text:
-no mask is needed, GELU is fused into its linear layer, and mean pooling is a mean. On an
-AMD Zen 5 (AVX512-BF16, no AMX) that made one question's embedding 1.4-1.7x faster in CPU
-time than ``encode`` on the same packed bfloat16 model (3.1-3.4x float32 ``encode``), with
-the same vector (cosine >= 0.99996; README "Embedding dtype").
+separate GELU in every one of 12 layers). ``PackedBert`` runs the same layers on the same
+packed weights (``packing.py``) as a plain loop for one unpadded text: no mask is needed,
+GELU is fused into its linear layer, and mean pooling is a mean. On an AMD Zen 5
+(AVX512-BF16, no AMX) that made one question's embedding 1.4-1.7x faster in CPU time than
+``encode`` on the same packed bfloat16 model (3.1-3.4x float32 ``encode``), with the same
+vector (cosine >= 0.99996; README "Embedding dtype").
 
-``few_texts_model`` wraps a loaded sentence-transformers model so that an ``encode`` of at
-most ``FEW_TEXTS`` texts takes this path; batches of passages keep ``encode``, where the
-products dominate. The wrapper is built only when the model is a plain BERT with mean
-pooling whose every encoder linear layer is packed, and only when it reproduces the
-model's own vector for a probe text; otherwise, or when it fails later, the model is used
-as it is (logged). Imports torch: load it only where the model is loaded.
+``single_text_model`` wraps a loaded sentence-transformers model so that an ``encode`` of
+one text takes this path. Anything more keeps ``encode``: for two texts (a question and its
+translation) one batch costs what two loops do, and from three on the batch is cheaper.
+The wrapper is built only when the model is a plain BERT with mean pooling whose every
+encoder linear layer is packed, and only when it reproduces the model's own vector for a
+probe text; otherwise, or when it fails later, the model is used as it is (logged).
+Imports torch: load it only where the model is loaded.
 """
 
 from __future__ import annotations
@@ -33,8 +34,6 @@ from askwiki.embedding.packing import PackedLinear, packed_linear
 
 logger = logging.getLogger(__name__)
 
-# A question and its translation (``Retriever`` embeds both in one call).
-FEW_TEXTS = 2
 PROBE_TEXT = "知识蒸馏把大模型的知识迁移到小模型。 LoRA trains two low-rank matrices."
 MIN_PROBE_COSINE = 0.9999
 
@@ -113,8 +112,8 @@ def _norm(x: torch.Tensor, norm: torch.nn.LayerNorm) -> torch.Tensor:
     return F.layer_norm(x, norm.normalized_shape, norm.weight, norm.bias, norm.eps)
 
 
-class FewTextsModel:
-    """A sentence-transformers model whose ``encode`` of few texts runs ``PackedBert``.
+class SingleTextModel:
+    """A sentence-transformers model whose ``encode`` of one text runs ``PackedBert``.
 
     Everything else (attributes, larger ``encode`` calls) is the wrapped model's.
     """
@@ -144,13 +143,13 @@ class FewTextsModel:
             and plain
             and kwargs.get("convert_to_numpy", True)
             and isinstance(texts, list)
-            and 0 < len(texts) <= FEW_TEXTS
+            and len(texts) == 1
         ):
             # Tokenising fails (or not) as it would in ``encode``; only the pass itself
             # failing turns this path off.
-            ids = [self.token_ids(text, prompt) for text in texts]
+            ids = self.token_ids(texts[0], prompt)
             try:
-                return np.stack([_unit_vector(encoder, one) for one in ids])
+                return _unit_vector(encoder, ids)[None]
             except (RuntimeError, ValueError) as exc:
                 self._encoder = None
                 logger.warning("Packed BERT path failed (%s); using sentence-transformers", exc)
@@ -172,12 +171,12 @@ def _unit_vector(encoder: PackedBert, ids: torch.Tensor) -> np.ndarray:
     return result
 
 
-def few_texts_model(model: Any) -> Any:
-    """``model`` with ``PackedBert`` for calls of few texts, or ``model`` itself when that
+def single_text_model(model: Any) -> Any:
+    """``model`` with ``PackedBert`` for calls of one text, or ``model`` itself when that
     path does not reproduce it (logged)."""
     try:
         encoder = PackedBert(_plain_bert(model))
-        wrapped = FewTextsModel(model, encoder)
+        wrapped = SingleTextModel(model, encoder)
         [reference] = model.encode([PROBE_TEXT], normalize_embeddings=True, show_progress_bar=False)
         # In bfloat16 the model's own "unit" vector is off by up to ~0.5% in norm.
         reference = reference.astype(np.float64) / np.linalg.norm(reference)
@@ -185,16 +184,16 @@ def few_texts_model(model: Any) -> Any:
             np.dot(_unit_vector(encoder, wrapped.token_ids(PROBE_TEXT, None)), reference)
         )
     except (AttributeError, IndexError, KeyError, TypeError, ValueError, RuntimeError) as exc:
-        logger.warning("Short texts will use sentence-transformers' encode: %s", exc)
+        logger.warning("Single texts will use sentence-transformers' encode: %s", exc)
         return model
     if cosine < MIN_PROBE_COSINE:
         logger.warning(
-            "Short texts will use sentence-transformers' encode: the packed BERT path "
+            "Single texts will use sentence-transformers' encode: the packed BERT path "
             "gave cosine %.6f against it on a probe text",
             cosine,
         )
         return model
-    logger.debug("Short texts run through packed BERT (probe cosine %.6f)", cosine)
+    logger.debug("Single texts run through packed BERT (probe cosine %.6f)", cosine)
     return wrapped
 
 

@@ -11,7 +11,7 @@ from sentence_transformers.sentence_transformer.modules import Normalize, Poolin
 from tokenizers import Tokenizer, models, pre_tokenizers, processors
 from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
 
-from askwiki.embedding.packed_bert import FewTextsModel, PackedBert, few_texts_model
+from askwiki.embedding.packed_bert import PackedBert, SingleTextModel, single_text_model
 from askwiki.embedding.packing import pack_linear_layers
 
 WORDS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "query", ":"] + [f"w{i}" for i in range(40)]
@@ -80,16 +80,17 @@ def test_packed_bert_gives_the_models_own_hidden_states(folder: Path) -> None:
     torch.testing.assert_close(actual, expected, rtol=0.05, atol=0.05)
 
 
-def test_a_few_texts_take_the_packed_path_with_the_models_vectors(
-    folder: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("text", TEXTS)
+def test_one_text_takes_the_packed_path_with_the_models_vector(
+    folder: Path, text: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     model = sentence_model(folder)
-    expected = reference(model, TEXTS[:2], prompt="query: ")
-    wrapped = few_texts_model(model)
-    assert isinstance(wrapped, FewTextsModel)
+    expected = reference(model, [text], prompt="query: ")
+    wrapped = single_text_model(model)
+    assert isinstance(wrapped, SingleTextModel)
     monkeypatch.setattr(model, "encode", lambda *a, **k: pytest.fail("encode was called"))
-    vectors = wrapped.encode(TEXTS[:2], prompt="query: ", normalize_embeddings=True)
-    assert vectors.shape == (2, WIDTH)
+    vectors = wrapped.encode([text], prompt="query: ", normalize_embeddings=True)
+    assert vectors.shape == (1, WIDTH)
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
     assert np.min(cosines(vectors, expected)) > 0.9999
 
@@ -97,7 +98,7 @@ def test_a_few_texts_take_the_packed_path_with_the_models_vectors(
 @pytest.mark.parametrize(
     ("texts", "options"),
     [
-        (TEXTS, {"normalize_embeddings": True}),  # a batch: more than FEW_TEXTS
+        (TEXTS[:2], {"normalize_embeddings": True}),  # a batch
         (TEXTS[:1], {"normalize_embeddings": False}),
         (TEXTS[:1], {"normalize_embeddings": True, "convert_to_tensor": True}),
     ],
@@ -105,7 +106,7 @@ def test_a_few_texts_take_the_packed_path_with_the_models_vectors(
 def test_other_calls_go_to_sentence_transformers(
     folder: Path, texts: list[str], options: dict[str, Any]
 ) -> None:
-    wrapped = few_texts_model(sentence_model(folder))
+    wrapped = single_text_model(sentence_model(folder))
     calls: list[int] = []
     model = wrapped.model
     original = model.encode
@@ -121,7 +122,7 @@ def test_other_calls_go_to_sentence_transformers(
 
 def test_the_wrapper_answers_for_the_model(folder: Path) -> None:
     model = sentence_model(folder)
-    wrapped = few_texts_model(model)
+    wrapped = single_text_model(model)
     assert wrapped.get_embedding_dimension() == WIDTH
     assert wrapped.tokenizer is model.tokenizer
 
@@ -131,7 +132,7 @@ def test_a_failure_falls_back_to_sentence_transformers_for_good(
 ) -> None:
     model = sentence_model(folder)
     expected = reference(model, TEXTS[:1])
-    wrapped = few_texts_model(model)
+    wrapped = single_text_model(model)
 
     def broken(self: PackedBert, ids: torch.Tensor) -> torch.Tensor:
         raise RuntimeError("no oneDNN kernel for this CPU")
@@ -148,7 +149,7 @@ def test_a_failure_falls_back_to_sentence_transformers_for_good(
 def test_a_tokenizer_error_is_raised_and_leaves_the_packed_path_on(
     folder: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    wrapped = few_texts_model(sentence_model(folder))
+    wrapped = single_text_model(sentence_model(folder))
     model = wrapped.model
     tokenize = model.preprocess
     # The transformers tokenizer raises this when two threads reconfigure it at once.
@@ -171,8 +172,8 @@ def test_a_model_it_does_not_reproduce_is_returned_as_it_is(
     folder: Path, case: str, build: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     model = build(folder)
-    assert few_texts_model(model) is model, case
-    assert "Short texts will use sentence-transformers' encode" in caplog.text
+    assert single_text_model(model) is model, case
+    assert "Single texts will use sentence-transformers' encode" in caplog.text
 
 
 def test_a_wiring_the_probe_disagrees_with_is_not_used(
@@ -191,5 +192,5 @@ def test_a_wiring_the_probe_disagrees_with_is_not_used(
 
     monkeypatch.setattr(PackedBert, "__call__", roberta_positions)
     model = sentence_model(folder)
-    assert few_texts_model(model) is model
+    assert single_text_model(model) is model
     assert "probe text" in caplog.text
