@@ -86,7 +86,8 @@ class PackedBert:
     def __call__(self, ids: torch.Tensor) -> torch.Tensor:
         """Hidden states (tokens x width) of the token ids of one text (1-D)."""
         tokens, width = ids.shape[0], self._words.shape[1]
-        # (heads, tokens, head width): what scaled_dot_product_attention takes per head.
+        # Each projection is viewed as (tokens, heads, head width), then transposed to the
+        # (heads, tokens, head width) that scaled_dot_product_attention takes.
         heads = (tokens, self._heads, width // self._heads)
         x = self._words[ids] + self._positions[:tokens] + self._segment
         x = _norm(x, self._embedding_norm)
