@@ -150,11 +150,14 @@ def _load_sentence_transformer(path: str, offline: bool, dtype: EmbeddingDtype) 
 
         model = SentenceTransformer(path, device="cpu")
         if dtype == "bfloat16":
+            from askwiki.embedding.packed_bert import single_text_model
             from askwiki.embedding.packing import pack_linear_layers
 
             # Weights in bfloat16, not autocast: 3.1x against autocast's 2.6x (issue 18),
-            # laid out once for oneDNN rather than on every call.
+            # laid out once for oneDNN rather than on every call; a question then skips
+            # the frameworks' per-layer overhead, which outweighs its products.
             pack_linear_layers(model.to(torch.bfloat16))
+            return single_text_model(model)
         return model
     except Exception as exc:
         hint = (

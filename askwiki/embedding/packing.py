@@ -1,12 +1,12 @@
 """Linear layers whose bfloat16 weights are laid out once for oneDNN, not on every call.
 
 In bfloat16, torch hands each linear layer's weight to oneDNN in its plain layout, and
-oneDNN reorders it into the blocked layout its AMX kernels read on every call. For a
-short query (one row of ~20 tokens) that reorder costs more than the product: the 384x384
-projections took ~60 us each, mostly copying 295 KB of weights. Reordering once at load
-(the ops torch's own compiler uses for frozen CPU models) made a single query ~1.3x and a
-batch of passages ~1.15x faster than plain bfloat16 weights, with identical vectors
-(issue 18, README "Embedding dtype").
+oneDNN reorders it into the blocked layout its kernels (AMX, AVX512-BF16) read on every
+call. For a short query (one row of ~20 tokens) that reorder costs more than the product:
+the 384x384 projections took ~60 us each (Intel, AMX), mostly copying 295 KB of weights.
+Reordering once at load (the ops torch's own compiler uses for frozen CPU models) made a
+single query ~1.3x and a batch of passages ~1.15x faster than plain bfloat16 weights, with
+identical vectors (issue 18, README "Embedding dtype").
 
 These ops are torch internals (``torch.ops.mkldnn``): each layer is checked against its
 plain self on a probe input at load, and any layer the ops fail or disagree on stays plain.
@@ -71,4 +71,11 @@ class PackedLinear(torch.nn.Module):
         self.bias = None if linear.bias is None else linear.bias.detach()
 
     def forward(self, x: torch.Tensor) -> Any:
-        return torch.ops.mkldnn._linear_pointwise(x, self.packed, self.bias, "none", [], "")
+        return packed_linear(x, self)
+
+
+def packed_linear(x: torch.Tensor, layer: PackedLinear, gelu: bool = False) -> Any:
+    """``layer(x)``, optionally followed by BERT's exact (erf) GELU in the same oneDNN call."""
+    if gelu:
+        return torch.ops.mkldnn._linear_pointwise(x, layer.packed, layer.bias, "gelu", [], "none")
+    return torch.ops.mkldnn._linear_pointwise(x, layer.packed, layer.bias, "none", [], "")

@@ -1,4 +1,5 @@
-"""The default model in bfloat16 (packed weights) against float32: the same vectors."""
+"""The default model in bfloat16 (packed weights, packed BERT for single texts) against
+float32 and against sentence-transformers' own bfloat16 pass: the same vectors."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import numpy as np
 import pytest
 
 from askwiki.embedding.embedder import Embedder, load_embedder
+from askwiki.embedding.packed_bert import SingleTextModel
 from askwiki.embedding.packing import PackedLinear
 from askwiki.settings import Settings
 from tests.integration.test_deferred_embedder import TEXTS
@@ -30,3 +32,13 @@ def test_bfloat16_vectors_match_float32_and_its_weights_are_packed() -> None:
         assert b.dtype == np.float32
         np.testing.assert_allclose(np.linalg.norm(b, axis=1), 1.0, rtol=1e-5)
         assert np.min(np.sum(a * b, axis=1)) > 0.999
+
+
+def test_a_single_question_takes_the_packed_bert_path_with_the_same_vector() -> None:
+    fp32, bf16 = loaded("float32"), loaded("bfloat16")
+    assert isinstance(bf16._model, SingleTextModel)
+    plain = Embedder(bf16.name, bf16._model.model, dtype="bfloat16")
+    single = np.stack([bf16.embed_queries([text])[0] for text in TEXTS])
+    np.testing.assert_allclose(np.linalg.norm(single, axis=1), 1.0, rtol=1e-5)
+    assert np.min(np.sum(single * plain.embed_queries(TEXTS), axis=1)) > 0.9999
+    assert np.min(np.sum(single * fp32.embed_queries(TEXTS), axis=1)) > 0.999
