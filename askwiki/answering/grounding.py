@@ -101,7 +101,7 @@ def ground_answer(
     vectors = embed([strip_markers(sentences[i]).strip() for i in judged]) if judged else None
     source_terms = [set(keyword_tokens(s)) for s in sources]
     source_languages = [detect_language(s) for s in sources]
-    crossing = _CrossLanguageVectors(sources, source_vectors, embed)
+    crossing = _CrossLanguageSupport(sources, source_vectors, embed)
     kept: list[str] = []
     removed = 0
     supported = 0
@@ -120,18 +120,19 @@ def ground_answer(
         # A sentence the model left without a marker (small models often do) is judged
         # against every source rather than dropped for want of one.
         cited = cited or list(range(1, len(sources) + 1))
-        same = [source_languages[n - 1] == detect_language(sentence) for n in cited]
+        language = detect_language(sentence)
         if cited and any(
             _supports(
                 sentence,
                 source_terms[n - 1],
-                source_vectors[n - 1] if s else crossing.of(n - 1),
+                source_vectors[n - 1],
                 vector,
                 weigh,
-                s,
                 unknown_in_question,
             )
-            for n, s in zip(cited, same, strict=True)
+            if source_languages[n - 1] == language
+            else crossing.supports(n - 1, vector)
+            for n in cited
         ):
             kept.append(sentence)
             supported += 1
@@ -142,10 +143,10 @@ def ground_answer(
     return GroundedAnswer(text, removed, answers, refused and not answers)
 
 
-class _CrossLanguageVectors:
-    """Per source, its chunks' vectors and its own sentences', the latter embedded on first
-    need: only a sentence judged against a source in the other language needs them, so an
-    answer in its sources' language costs no extra embedding."""
+class _CrossLanguageSupport:
+    """Judges sentences against sources in the other language: the source's chunks first,
+    then its own sentences, embedded on first need (once per source). A sentence its chunk
+    already supports, and an answer in its sources' language, cost no extra embedding."""
 
     def __init__(
         self, sources: Sequence[str], source_vectors: SourceVectors, embed: EmbedFn
@@ -153,14 +154,20 @@ class _CrossLanguageVectors:
         self._sources = sources
         self._chunks = source_vectors
         self._embed = embed
-        self._vectors: dict[int, np.ndarray] = {}
+        self._sentences: dict[int, np.ndarray] = {}
 
-    def of(self, i: int) -> np.ndarray:
-        if i not in self._vectors:
+    def supports(self, i: int, sentence_vector: np.ndarray) -> bool:
+        """Whether source ``i`` (0-based) supports the sentence with this vector."""
+        if _closest(self._chunks[i], sentence_vector) >= CROSS_LANGUAGE_COSINE:
+            return True
+        if i not in self._sentences:
             pieces = source_sentences(self._sources[i])
-            chunks = self._chunks[i]
-            self._vectors[i] = np.vstack([chunks, self._embed(pieces)]) if pieces else chunks
-        return self._vectors[i]
+            self._sentences[i] = self._embed(pieces) if pieces else self._chunks[i][:0]
+        return _closest(self._sentences[i], sentence_vector) >= CROSS_LANGUAGE_COSINE
+
+
+def _closest(vectors: np.ndarray, vector: np.ndarray) -> float:
+    return float((vectors @ vector).max()) if len(vectors) else 0.0
 
 
 def source_sentences(source: str) -> list[str]:
@@ -183,12 +190,10 @@ def _supports(
     chunk_vectors: np.ndarray,
     sentence_vector: np.ndarray,
     weigh: WeighFn,
-    same_language: bool,
     unknown_in_question: frozenset[str],
 ) -> bool:
-    cosine = float((chunk_vectors @ sentence_vector).max()) if len(chunk_vectors) else 0.0
-    if not same_language:
-        return cosine >= CROSS_LANGUAGE_COSINE
+    """Same-language support: the source's rare words, or fewer of them and closeness."""
+    cosine = _closest(chunk_vectors, sentence_vector)
     terms = weigh(keyword_tokens(strip_markers(sentence)))
     lexical = terms.coverage(source_terms)
     if lexical >= LEXICAL_SUPPORT:

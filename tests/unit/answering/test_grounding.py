@@ -329,3 +329,12 @@ def test_only_sources_in_the_other_language_have_their_sentences_embedded() -> N
     )
 
     assert embed.asked == [_plain(NAMED), _plain(OLDER), *source_sentences(SOURCE_ZH)]
+
+
+def test_a_sentence_its_chunk_supports_across_languages_embeds_no_source_sentence() -> None:
+    answer = _unit(1.0, 0.0, 0.0)
+    embed = _Geometry({_plain(NAMED): answer})
+
+    grounded = ground_answer(NAMED, [SOURCE_ZH], [answer[None, :]], embed, _no_weights, "")
+
+    assert grounded.answers and embed.asked == [_plain(NAMED)]
