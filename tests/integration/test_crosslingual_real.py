@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from askwiki.answering.citations import check_citations
+from askwiki.answering.grounding import ground_answer
 from askwiki.embedding.embedder import Embedder
+from askwiki.evidence import TermWeights
 from askwiki.retrieval import Retriever, retrieval_options
 from askwiki.settings import Settings
 from askwiki.store.index import open_index
@@ -168,3 +170,46 @@ def test_an_unrelated_sentence_gets_no_citation_across_languages(real_embedder: 
         real_embedder.embed_passages,
     )
     assert checked.cited == [] and "[" not in checked.text
+
+
+def _no_rarity(words: list[str]) -> TermWeights:
+    """Grounding weighs words only for same-language sentences; none is judged here."""
+    return TermWeights({}, frozenset())
+
+
+# Cosines to the closest source sentence with the real model (CROSS_LANGUAGE_COSINE 0.82):
+# supported 0.85-0.88, invented 0.78-0.80. An invented sentence that reuses the source's
+# Latin-script term (QLoRA, k1) against a one-sentence English source can reach 0.83-0.84
+# and is kept: the calibration's limit, not tested as dropped.
+@pytest.mark.parametrize(
+    ("supported", "invented", "sources"),
+    [
+        (
+            "The name knowledge distillation comes from a 2015 paper by Hinton, Vinyals and "
+            "Dean [1].",
+            "Structured pruning needs special sparse kernels to run faster [3].",
+            SOURCES_ZH,
+        ),
+        (
+            "Structured pruning removes whole channels, neurons or attention heads, so the "
+            "model stays dense and runs faster on any hardware [3].",
+            "Distillation needs the teacher and student to share the same architecture [1].",
+            SOURCES_ZH,
+        ),
+        (
+            "QLoRA 把冻结的基础模型量化为 4 位，再在其上训练 LoRA 适配器[2]。",
+            "BM25 是一种基于神经网络的稠密检索模型[3]。",
+            SOURCES_EN,
+        ),
+        ("b 参数控制按文档长度归一化的强度[3]。", "BM25 由谷歌在 2018 年提出[3]。", SOURCES_EN),
+    ],
+)
+def test_grounding_keeps_a_supported_sentence_across_languages_and_drops_an_invented_one(
+    real_embedder: Embedder, supported: str, invented: str, sources: list[str]
+) -> None:
+    vectors = [real_embedder.embed_passages([s]) for s in sources]
+    grounded = ground_answer(
+        f"{supported} {invented}", sources, vectors, real_embedder.embed_passages, _no_rarity, ""
+    )
+    assert (grounded.text, grounded.unsupported_removed) == (supported, 1)
+    assert grounded.answers

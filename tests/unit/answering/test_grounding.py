@@ -5,15 +5,22 @@ are near 0, so these cases are decided by the lexical evidence (IDF-weighted ove
 index's chunks), as they would be for a real embedder on text that shares few words.
 """
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from askwiki.answering.citations import EmbedFn
-from askwiki.answering.grounding import GroundedAnswer, ground_answer, is_refusal
+from askwiki.answering.citations import EmbedFn, strip_markers
+from askwiki.answering.grounding import (
+    GroundedAnswer,
+    ground_answer,
+    is_refusal,
+    source_sentences,
+)
 from askwiki.answering.service import AnswerService
 from askwiki.embedding.embedder import Embedder
+from askwiki.evidence import TermWeights
 from askwiki.live_index import LiveIndex
 from askwiki.retrieval import RetrievalOptions, Retriever, retrieval_options
 from askwiki.settings import Settings
@@ -229,3 +236,105 @@ def test_a_sentence_repeating_a_name_the_wiki_lacks_needs_the_pages_words_not_cl
     assert not asked_about_it.answers
     # The same sentence, as close in meaning, passes when the question named nothing unknown.
     assert (asked_otherwise.text, asked_otherwise.unsupported_removed) == (sentence, 0)
+
+
+# Across languages: a sentence is compared with the source's own sentences as well as its
+# chunk. These vectors are made by hand, so each case is decided by the geometry it states.
+SOURCE_ZH = (
+    "知识蒸馏 › 起源\n“知识蒸馏”这一名称来自 Hinton、Vinyals 和 Dean 于 2015 年发表的论文。"
+    "在此之前，Buciluǎ 等人在 2006 年已经提出用小模型模仿大模型集成的思路。"
+)
+
+
+def test_source_sentences_leave_out_the_heading_path() -> None:
+    assert source_sentences(SOURCE_ZH) == [
+        "“知识蒸馏”这一名称来自 Hinton、Vinyals 和 Dean 于 2015 年发表的论文。",
+        "在此之前，Buciluǎ 等人在 2006 年已经提出用小模型模仿大模型集成的思路。",
+    ]
+
+
+def _unit(*values: float) -> np.ndarray:
+    vector = np.array(values, dtype=np.float32)
+    return vector / np.linalg.norm(vector)
+
+
+class _Geometry:
+    """An embedder giving chosen texts chosen vectors; it records what it was asked."""
+
+    def __init__(self, vectors: dict[str, np.ndarray]) -> None:
+        self.vectors = vectors
+        self.asked: list[str] = []
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        self.asked.extend(texts)
+        return np.vstack([self.vectors[t] for t in texts])
+
+
+NAMED = "The name comes from a 2015 paper by Hinton, Vinyals and Dean [1]."
+OLDER = "Buciluǎ and colleagues had a small model imitate an ensemble in 2006 [2]."
+
+
+def _plain(sentence: str) -> str:
+    """The text of an answer sentence as grounding embeds it."""
+    return strip_markers(sentence).strip()
+
+
+def _no_weights(words: list[str]) -> TermWeights:
+    return TermWeights({}, frozenset())
+
+
+def _zh_sentences(named: np.ndarray, older: np.ndarray) -> dict[str, np.ndarray]:
+    first, second = source_sentences(SOURCE_ZH)
+    return {first: named, second: older}
+
+
+@pytest.mark.parametrize(
+    ("closest_sentence", "kept"),
+    [
+        # The chunk is far (cosine 0.5) but one of its sentences says it (cosine 0.9).
+        (_unit(0.9, np.sqrt(1 - 0.81), 0.0), True),
+        # Neither the chunk nor any of its sentences is as close as CROSS_LANGUAGE_COSINE.
+        (_unit(0.8, 0.6, 0.0), False),
+    ],
+)
+def test_a_sentence_in_the_other_language_is_judged_by_the_sources_closest_sentence(
+    closest_sentence: np.ndarray, kept: bool
+) -> None:
+    answer = _unit(1.0, 0.0, 0.0)
+    chunk = _unit(0.5, 0.0, np.sqrt(0.75))
+    vectors = {_plain(NAMED): answer, **_zh_sentences(closest_sentence, _unit(0.0, 0.0, 1.0))}
+
+    grounded = ground_answer(
+        NAMED, [SOURCE_ZH], [chunk[None, :]], _Geometry(vectors), _no_weights, ""
+    )
+
+    assert grounded.answers is kept
+    assert grounded.unsupported_removed == (0 if kept else 1)
+
+
+def test_only_sources_in_the_other_language_have_their_sentences_embedded() -> None:
+    source_en = "Distillation › Origin\nHinton, Vinyals and Dean named it in 2015."
+    answer = _unit(1.0, 0.0, 0.0)
+    vectors = {_plain(NAMED): answer, _plain(OLDER): answer}
+    embed = _Geometry(vectors | _zh_sentences(answer, answer))
+
+    # NAMED cites the Chinese source, OLDER the English one.
+    ground_answer(
+        f"{NAMED} {OLDER}",
+        [SOURCE_ZH, source_en],
+        [_unit(0.0, 1.0, 0.0)[None, :], _unit(0.0, 0.0, 1.0)[None, :]],
+        embed,
+        _no_weights,
+        "",
+    )
+
+    assert embed.asked == [_plain(NAMED), _plain(OLDER), *source_sentences(SOURCE_ZH)]
+
+
+def test_a_sentence_its_chunk_supports_across_languages_embeds_no_source_sentence() -> None:
+    answer = _unit(1.0, 0.0, 0.0)
+    embed = _Geometry({_plain(NAMED): answer})
+
+    grounded = ground_answer(NAMED, [SOURCE_ZH], [answer[None, :]], embed, _no_weights, "")
+
+    assert grounded.answers and embed.asked == [_plain(NAMED)]
