@@ -23,7 +23,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # Opt-in: llama.cpp compiled for this machine's CPU (AVX-512 where it has it) in place of the
-# portable xllamacpp wheel, same version; ~20 min on 2 cores (README, LLM backends). Only the
+# portable xllamacpp wheel, same version; ~17 min on 2 cores (README, LLM backends). Only the
 # sdist comes from PyPI: llguidance, BoringSSL and the prebuilt web UI would be fetched from
 # elsewhere, so they are off. AMX is compiled out: llama.cpp's AMX matmul crashed on a Xeon.
 # No pip cache: a wheel built for one CPU must not reach another.
@@ -34,7 +34,7 @@ LLM_NATIVE_CMAKE_ARGS := -DGGML_NATIVE=ON -DLLAMA_LLGUIDANCE=OFF -DLLAMA_BUILD_B
 	'-DCMAKE_C_FLAGS=$(NO_AMX)' '-DCMAKE_CXX_FLAGS=$(NO_AMX)'
 
 llm-native: $(VENV)/.installed
-	@echo "Compiling llama.cpp for this CPU (~20 min on 2 cores; pip is quiet meanwhile)"
+	@echo "Compiling llama.cpp for this CPU (~17 min on 2 cores; pip is quiet meanwhile)"
 	CMAKE_ARGS="$(LLM_NATIVE_CMAKE_ARGS)" $(BIN)/pip install --no-deps --force-reinstall \
 		--no-cache-dir --no-binary xllamacpp '$(XLLAMACPP)'
 	$(BIN)/python -c "import xllamacpp; print(xllamacpp.get_system_info())"
