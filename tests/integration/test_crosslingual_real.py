@@ -53,7 +53,11 @@ def cross_language_hits(
 
 
 # Measured 2026-12-02 on this fixture with issue 12's floor (rarity-weighted coverage,
-# absent-word refusal): zh→en 12/24 (2/24 with cross-language off), en→zh 15/24 (9/24 off).
+# absent-word refusal): zh→en 12/24 (2/24 with cross-language off), en→zh 15/24 (9/24 off)
+# on an Intel Xeon in bfloat16. On an AMD Zen 5 in bfloat16 the same code gives en→zh 15/24
+# against 10/24 with 2 threads (17 against 11 with 1): each ingest is bitwise repeatable,
+# but bfloat16 sums differ with the CPU's kernels and the thread count, and a question or
+# two near a tie flips. Hence a margin of 5 questions in 24, not the 6 seen once.
 # Before that floor: 15/24 and 16/24. The issue's target, 0.85, is the xfail test below.
 # With ASKWIKI_TRANSLATE_QUESTIONS (LLM translation, each page judged against the question in
 # its own language; bench/example_cross_language.py): 17/24 each way, still short of 0.85.
@@ -62,7 +66,7 @@ def test_questions_in_the_other_language_find_their_page_first_more_often(
     example_index: Settings, real_embedder: Embedder, direction: str, at_least: float
 ) -> None:
     hit, before = cross_language_hits(example_index, real_embedder, direction)
-    assert hit >= at_least and hit >= before + 0.25, (hit, before)
+    assert hit >= at_least and hit >= before + 0.2, (hit, before)
 
 
 @pytest.mark.xfail(strict=True, reason="issue 13 target not reached yet: see the README")
