@@ -6,7 +6,9 @@ route reading it stops there). ``Connection: close`` on the 413 makes the server
 the connection afterwards. Before answering, up to ``DRAIN_MAX_BYTES`` of the unread
 body are read and discarded (for at most ``DRAIN_TIMEOUT_S``): closing a socket with
 unread data makes the kernel send a reset, and a client that sends its whole body before
-reading (Python's urllib) would get "connection reset" instead of the 413.
+reading (Python's urllib) would get "connection reset" instead of the 413. A client that
+sends nothing more (it waits for the answer to its headers) gets the 413 once
+``DRAIN_IDLE_S`` pass without data, not after the whole drain timeout.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ logger = logging.getLogger(__name__)
 UPLOAD_ROUTE = ("POST", "/api/admin/documents")
 DRAIN_MAX_BYTES = 64 * 1024 * 1024
 DRAIN_TIMEOUT_S = 10.0
+DRAIN_IDLE_S = 1.0
 
 
 class BodyTooLarge(HTTPException):
@@ -107,7 +110,7 @@ async def _drain(receive: Receive) -> None:
     async def read_rest() -> None:
         drained = 0
         while drained <= DRAIN_MAX_BYTES:
-            message = await receive()
+            message = await asyncio.wait_for(receive(), DRAIN_IDLE_S)
             if message["type"] != "http.request":
                 return
             drained += len(message.get("body", b""))

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from askwiki.server import limits
 from askwiki.server.limits import DRAIN_MAX_BYTES
 from tests.support import multipart
 from tests.support.admin import AUTH, TOKEN
@@ -183,3 +185,39 @@ def test_json_page_on_the_upload_route_gets_the_json_limit(make_client: ClientFa
     # The same bytes as a file are an upload, under ASKWIKI_MAX_UPLOAD_MB.
     files = [("files", ("big.md", ("# Big\n\n" + page["text"]).encode()))]
     assert client.post("/api/admin/documents", headers=AUTH, files=files).status_code == 202
+
+
+def test_declared_oversize_body_never_sent_still_gets_its_413(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A client that declares 2 GB and then waits for the answer to its headers sends no
+    # body: the drain must give up once the line is idle, not wait out its whole timeout.
+    monkeypatch.setattr(limits, "DRAIN_TIMEOUT_S", 3600.0)
+    monkeypatch.setattr(limits, "DRAIN_IDLE_S", 0.05)
+
+    async def never_called(scope: Any, receive: Any, send: Any) -> None:
+        raise AssertionError("the app must not see a body declared over the limit")
+
+    middleware = limits.BodyLimitMiddleware(
+        never_called, default=(4096, "ASKWIKI_MAX_BODY_KB"), uploads={}
+    )
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/api/ask",
+        "headers": [(b"content-length", str(2 * GB).encode())],
+    }
+    sent: list[dict[str, Any]] = []
+
+    async def silent_client() -> dict[str, Any]:
+        await asyncio.Event().wait()  # no body ever arrives
+        raise AssertionError("unreachable")
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    async def run() -> None:
+        await asyncio.wait_for(middleware(scope, silent_client, send), 30)
+
+    asyncio.run(run())
+    assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == 413
