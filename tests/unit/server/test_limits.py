@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -219,5 +220,7 @@ def test_declared_oversize_body_never_sent_still_gets_its_413(
     async def run() -> None:
         await asyncio.wait_for(middleware(scope, silent_client, send), 30)
 
-    asyncio.run(run())
+    # Its own thread: an earlier test may leave an event loop running in this one.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, run()).result()
     assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == 413
