@@ -72,7 +72,8 @@ def cross_language_hits(
 # two near a tie flips. Hence a margin of 5 questions in 24, not the 6 seen once.
 # Before that floor: 15/24 and 16/24. The target, 0.85, is the xfail test below.
 # With ASKWIKI_TRANSLATE_QUESTIONS (LLM translation, each page judged against the question in
-# its own language; bench/example_cross_language.py): 17/24 each way, still short of 0.85.
+# its own language; bench/example_cross_language.py): 17/24 each way then, 21/24 and 18/24
+# since the floor judges translations on their own footing (the test after next).
 @pytest.mark.parametrize(("direction", "at_least"), [("zh→en", 0.5), ("en→zh", 0.6)])
 def test_questions_in_the_other_language_find_their_page_first_more_often(
     example_index: Settings, real_embedder: Embedder, direction: str, at_least: float
