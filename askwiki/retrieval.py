@@ -12,6 +12,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from askwiki.bilingual_dictionary import bilingual_dictionary, translated_term_weights
 from askwiki.documents import Chunk
 from askwiki.embedding.embedder import Embedder
 from askwiki.evidence import TermWeights, term_weights
@@ -56,6 +57,8 @@ class RetrievalOptions:
     # other pages by this (0: off). bench/floor.py --translate and
     # bench/example_cross_language.py chose it.
     translated_page_lead: float = 0.035
+    # With cross_language: the question's keywords also get their CC-CEDICT translations.
+    bilingual_dictionary: bool = False
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,7 @@ def retrieval_options(settings: Settings) -> RetrievalOptions:
         min_standout=settings.min_standout,
         min_page_standout=settings.min_page_standout,
         cross_language=settings.cross_language,
+        bilingual_dictionary=settings.bilingual_dictionary,
     )
 
 
@@ -157,7 +161,12 @@ class Retriever:
         embedded = time.perf_counter()
         forms = self._forms(queries)
         if forms is not None:
-            candidates, passages = self._search_by_language(forms, max(k * 3, k))
+            # Each passage meets the question in its own language: nothing to translate.
+            by_language = self
+            if opts.bilingual_dictionary:
+                untranslated = replace(opts, bilingual_dictionary=False)
+                by_language = Retriever(self.index, self.embedder, untranslated, self.reranker)
+            candidates, passages = by_language._search_by_language(forms, max(k * 3, k))
             searched = time.perf_counter()
         else:
             per_query = self._ranked(queries, max(k * 3, k))
@@ -398,9 +407,15 @@ class Retriever:
         return self.options.cross_language and bool(self.index.languages.languages)
 
     def _query_keywords(self, query: str) -> list[str]:
-        if self._crossing():
-            return self.index.languages.expanded_keywords(query)
-        return keyword_tokens(query)
+        if not self._crossing():
+            return keyword_tokens(query)
+        tokens = self.index.languages.expanded_keywords(query)
+        if self.options.bilingual_dictionary:
+            translated = bilingual_dictionary().translated_keywords(
+                query, self.index.keyword.document_frequency
+            )
+            tokens.extend(t for t in translated if t not in tokens)
+        return tokens
 
     def _calibrated_dense(self, query: str, vector: np.ndarray) -> list[tuple[int, float]]:
         """The dense leg ranked with cross-language cosines lifted by the index's offset.
@@ -424,8 +439,16 @@ class Retriever:
 
     def term_weights(self, query: str) -> TermWeights:
         """The query's keywords (glossary translations included) weighted by how rare they
-        are among the index's chunks."""
+        are among the index's chunks; a word the dictionary translates counts once, found
+        in a passage holding it or one of its translations."""
         keyword = self.index.keyword
+        if self._crossing() and self.options.bilingual_dictionary:
+            return translated_term_weights(
+                self.index.languages.expanded_keywords(query),
+                bilingual_dictionary().synonyms(query, keyword.document_frequency),
+                keyword.document_frequency,
+                len(keyword),
+            )
         return term_weights(self._query_keywords(query), keyword.document_frequency, len(keyword))
 
     def _relevant(self, passage: Passage, terms: TermWeights, language: Language) -> bool:

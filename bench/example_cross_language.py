@@ -116,6 +116,15 @@ def main() -> None:
             PooledTranslation(index, embedder, crossed),
             True,
         )
+    dictionary = replace(options, cross_language=True, bilingual_dictionary=True)
+    methods["no translation, cross-language on + CC-CEDICT"] = (
+        Retriever(index, embedder, dictionary),
+        False,
+    )
+    methods["translation by language, cross-language on + CC-CEDICT"] = (
+        Retriever(index, embedder, dictionary),
+        True,
+    )
     directions = list(dict.fromkeys(i["direction"] for i in items))
     rows: list[list[object]] = []
     misses: dict[str, list[str]] = {}

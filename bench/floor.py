@@ -72,8 +72,10 @@ import numpy.typing as npt
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from askwiki.answering.translation import QuestionTranslator
+from askwiki.documents import SECTION_SEPARATOR
 from askwiki.embedding.embedder import Embedder, load_embedder
 from askwiki.evaluation import EvalQuestion
+from askwiki.evaluation.metrics import contains_answer, normalize_answer
 from askwiki.evidence import TermWeights, term_weights
 from askwiki.llm.factory import create_backend
 from askwiki.retrieval import RetrievalOptions, Retriever, page_key
@@ -104,6 +106,8 @@ from bench.common import (
 )
 
 CANDIDATES = 15  # Retriever.search filters the fused top k*3 (k=5)
+# Recorded per search beyond the 15 the floor judges: what a deeper baseline would see.
+DEPTH = 30
 # Fetched so that the top 15 are still there once a question's gold pages are taken out.
 WIDE = 60
 KINDS = ("present", "absent", "cross-language", "off-topic")
@@ -120,6 +124,8 @@ TRANSLATED = " [translated]"
 STANDOUTS = (0.02, 0.025)
 # ASKWIKI_MIN_PAGE_STANDOUT values shown the same way.
 PAGE_STANDOUTS = (0.02, 0.025)
+# The page rule's heading variants, measured as candidates (Floor.grouping).
+GROUPINGS = ("section", "chapter")
 # ASKWIKI_MAX_ABSENT_SHARE at which the absent-terms check is off.
 ABSENT_OFF = 1.0
 # The key-term candidate: key terms weigh >= half the rarest; a passage holds >= half of them.
@@ -131,7 +137,7 @@ QUESTION_WORD = re.compile(
     r"什么|^(?:哪|几|多少|多久|多长|多大|多高|多远|多重|谁|怎|为何|何时|何地|何处|何人|何种|是否|时候$)"
 )
 # Changes whenever what collect() records changes, so that older caches are not reused.
-FEATURES_VERSION = "absent+crosslingual+pages+translated+page-keys-4"
+FEATURES_VERSION = "absent+crosslingual+pages+translated+page-keys+sections+elsewhere-6"
 TRANSLATIONS_FILE = "floor-translations.json"
 
 
@@ -169,6 +175,13 @@ def parse_args() -> argparse.Namespace:
         "--grid-page-standouts",
         default="",
         help="comma list of ASKWIKI_MIN_PAGE_STANDOUT margins the grid also tries, e.g. 0.02,0.025",
+    )
+    parser.add_argument(
+        "--follow-ups",
+        choices=("alone", "joined"),
+        default="alone",
+        help="handbook follow-ups: searched alone, or joined after their previous question as "
+        "the service does when the LLM cannot rewrite them (AnswerService._standalone)",
     )
     parser.add_argument(
         "--translate",
@@ -263,11 +276,12 @@ def collect(args: argparse.Namespace) -> list[dict[str, object]]:
     sets = [makers[name]() for name in makers if name in wanted]
     if args.pages:
         sets = [s if s.name == HANDBOOK_SET else limit_pages(s, args.pages, work) for s in sets]
-    cache = args.cache_dir / "floor-features-absent.jsonl"
+    cache = args.cache_dir / f"floor-features-absent-{args.follow_ups}.jsonl"
     key = json.dumps(
         [
             FEATURES_VERSION,
             args.translate,
+            args.follow_ups,
             *([s.name, fingerprint(s), len(s.questions)] for s in sets),
         ]
     )
@@ -291,16 +305,13 @@ def collect(args: argparse.Namespace) -> list[dict[str, object]]:
     translations = translate_questions(sets, settings, args.cache_dir) if args.translate else {}
     rows: list[dict[str, object]] = []
     for answer_set in sets:
-        texts = [q.question for q in answer_set.questions]
+        texts = [searched_text(q, args.follow_ups) for q in answer_set.questions]
         say(f"{answer_set.name}: embedding and searching {len(texts)} questions")
         vectors = embedder.embed_queries(texts)
-        for question, vector in zip(answer_set.questions, vectors, strict=True):
+        for question, asked, vector in zip(answer_set.questions, texts, vectors, strict=True):
             file_level = answer_set.name == HANDBOOK_SET
             removed = gold_pages(question)
-            searches = [
-                (corpus, crossing, False, question.question, vector)
-                for corpus, crossing in retrievers
-            ]
+            searches = [(corpus, crossing, False, asked, vector) for corpus, crossing in retrievers]
             translation = translations.get(question.question)
             if args.translate:
                 # The service translates when the wiki holds the other language: here, a
@@ -327,13 +338,13 @@ def collect(args: argparse.Namespace) -> list[dict[str, object]]:
                 if corpus == answer_set.name:
                     kept = [p for p in wide if p.chunk.doc_id not in removed]
                     kinds = [
-                        ("present", wide[:CANDIDATES], set()),
-                        ("absent", kept[:CANDIDATES], removed),
+                        ("present", wide[:DEPTH], set()),
+                        ("absent", kept[:DEPTH], removed),
                     ]
                 elif twin is None:
-                    kinds = [("off-topic", wide[:CANDIDATES], set())]
+                    kinds = [("off-topic", wide[:DEPTH], set())]
                 elif twin in pages[corpus]:
-                    kinds = [("cross-language", wide[:CANDIDATES], set())]
+                    kinds = [("cross-language", wide[:DEPTH], set())]
                 else:
                     kinds = []  # --pages left the parallel paragraph out: neither kind
                 for kind, passages, gone in kinds:
@@ -347,6 +358,13 @@ def collect(args: argparse.Namespace) -> list[dict[str, object]]:
                             "translated": translated,
                             "question": question.question,
                             "own_keywords": own_keywords,
+                            # Absent page, answer still there: another page's candidate
+                            # holds a gold answer (the handbook's pages repeat each other).
+                            "elsewhere": kind == "absent"
+                            and any(
+                                restates_answer(p.chunk.search_text, question.answers)
+                                for p in passages[:CANDIDATES]
+                            ),
                             "chunks": counter.chunks - counter.removed_chunks(gone),
                             "terms": counter.counts(keywords, gone),
                             "passages": [
@@ -367,6 +385,7 @@ def collect(args: argparse.Namespace) -> list[dict[str, object]]:
                                     or (kind == "cross-language" and p.chunk.doc_id == twin),
                                     p.chunk.doc_id,
                                     page_key(p.chunk),
+                                    p.chunk.section,
                                 ]
                                 for p in passages
                             ],
@@ -377,6 +396,25 @@ def collect(args: argparse.Namespace) -> list[dict[str, object]]:
         encoding="utf-8",
     )
     return rows
+
+
+# Shorter answers ("2", "E", "g_") occur in any page by chance.
+MIN_RESTATED_CHARS = 4
+
+
+def restates_answer(text: str, answers: tuple[str, ...]) -> bool:
+    """Whether ``text`` holds a gold answer long enough not to be there by chance."""
+    long_enough = [a for a in answers if len(normalize_answer(a)) >= MIN_RESTATED_CHARS]
+    return contains_answer(text, long_enough)
+
+
+def searched_text(question: EvalQuestion, follow_ups: str) -> str:
+    """What is searched for a question: a follow-up alone, or after the conversation's last
+    user turn, as AnswerService._standalone searches it when the LLM cannot rewrite it."""
+    if follow_ups != "joined":
+        return question.question
+    last_user = next((m.content for m in reversed(question.history) if m.role == "user"), "")
+    return f"{last_user} {question.question}".strip()
 
 
 def _searched(
@@ -429,6 +467,9 @@ class Features:
     passage_row: npt.NDArray[np.int64]
     standout: npt.NDArray[np.float64]  # cosine minus the mean cosine of the row's candidates
     page_standout: npt.NDArray[np.float64]  # the passage's page's lead over the other pages
+    # The same lead with the candidates grouped by heading instead of page (GROUPINGS).
+    section_standout: npt.NDArray[np.float64]
+    chapter_standout: npt.NDArray[np.float64]
     key: npt.NDArray[np.float64]  # IDF-weighted share of the question's key terms (1: none)
     same_language: npt.NDArray[np.bool_]  # the passage is in the question's language
     cos: npt.NDArray[np.float64]
@@ -449,6 +490,11 @@ def group_of(row: dict[str, object]) -> str:
     if kind == "cross-language":
         return f"kept across {name}->{corpus}"
     if kind == "absent":
+        # Handbook answers are short phrases that other pages restate ("Minimal Valuable
+        # Change" is on the values page too); CMRC/XQuAD spans (years, numbers) would match
+        # by chance, so only the handbook's absent questions are split.
+        if name == HANDBOOK_SET and row.get("elsewhere"):
+            return f"refused absent {name}, answer elsewhere"
         return f"refused absent {name}"
     if LANGUAGE[name] != LANGUAGE[corpus]:
         return "refused off-topic cross-language"
@@ -471,6 +517,17 @@ def key_coverage(terms: TermWeights, key: set[str], found: list[str]) -> float:
     return sum(terms.weights[t] for t in key & set(found)) / total
 
 
+def heading_group(passage: list[Any], depth: int | None) -> str:
+    """A recorded passage's group for the heading variants of the page rule: its page key
+    and its heading path (every heading, or the first ``depth``). The path starts with the
+    document's title, which a page key of shared titles (XQuAD) already is."""
+    section = str(passage[5]) if len(passage) > 5 else ""
+    headings = section.split(SECTION_SEPARATOR)[1:] if section else []
+    if depth is not None:
+        headings = headings[:depth]
+    return SECTION_SEPARATOR.join([str(passage[4]), *headings])
+
+
 def features(rows: list[dict[str, object]]) -> Features:
     groups = sorted({group_of(r) for r in rows}, key=lambda g: (not g.startswith("kept"), g))
     index = {g: i for i, g in enumerate(groups)}
@@ -478,6 +535,8 @@ def features(rows: list[dict[str, object]]) -> Features:
     row_translated = []
     passage_row, cos, coverage, weighted, gold, lift, key, same = [], [], [], [], [], [], [], []
     page_lift: list[float] = []
+    section_lift: list[float] = []
+    chapter_lift: list[float] = []
     for n, row in enumerate(rows):
         counts: dict[str, int] = row["terms"]  # type: ignore[assignment]
         terms = term_weights(list(counts), lambda t, c=counts: c, int(row["chunks"]))  # type: ignore[misc, call-overload]
@@ -489,10 +548,16 @@ def features(rows: list[dict[str, object]]) -> Features:
         row_absent.append(terms.absent_share(row["own_keywords"]))  # type: ignore[arg-type]
         key_terms = question_key_terms(terms, row["own_keywords"])  # type: ignore[arg-type]
         same_language = LANGUAGE[str(row["set"])] == LANGUAGE[str(row["corpus"])]
-        passages: list[list[Any]] = row["passages"]  # type: ignore[assignment]
+        # The floor judges the fused top 15; deeper ones are recorded for exploring.
+        passages: list[list[Any]] = row["passages"][:CANDIDATES]  # type: ignore[index]
         lift += standout([p[0] for p in passages])
-        page_lift += page_standout(
-            {i: p[0] for i, p in enumerate(passages)}, {i: p[4] for i, p in enumerate(passages)}
+        cosines = {i: p[0] for i, p in enumerate(passages)}
+        page_lift += page_standout(cosines, {i: p[4] for i, p in enumerate(passages)}).values()
+        section_lift += page_standout(
+            cosines, {i: heading_group(p, None) for i, p in enumerate(passages)}
+        ).values()
+        chapter_lift += page_standout(
+            cosines, {i: heading_group(p, 1) for i, p in enumerate(passages)}
         ).values()
         for score, found, is_gold, *_ in passages:
             passage_row.append(n)
@@ -512,6 +577,8 @@ def features(rows: list[dict[str, object]]) -> Features:
         np.asarray(passage_row, dtype=np.int64),
         np.asarray(lift),
         np.asarray(page_lift),
+        np.asarray(section_lift),
+        np.asarray(chapter_lift),
         np.asarray(key),
         np.asarray(same, dtype=bool),
         np.asarray(cos),
@@ -534,6 +601,9 @@ class Floor:
     legacy: bool = False
     min_standout: float = 0.0
     min_page_standout: float = 0.0
+    # What the page rule groups the candidates by: "page", "section" (the whole heading
+    # path) or "chapter" (the page's first heading level); the last two measured, not offered.
+    grouping: str = "page"
     key_rule: bool = False
     # Candidates for the translated form of a question (the LLM's translation judged against
     # passages in its language): its page's lead that passes a passage on its own (0: off),
@@ -578,7 +648,12 @@ def score(
     if floor.min_standout > 0:
         passes &= f.standout >= floor.min_standout
     if floor.min_page_standout > 0:
-        passes &= f.page_standout >= floor.min_page_standout
+        lifts = {
+            "page": f.page_standout,
+            "section": f.section_standout,
+            "chapter": f.chapter_standout,
+        }[floor.grouping]
+        passes &= lifts >= floor.min_page_standout
     if floor.key_rule:
         passes &= (f.key >= KEY_COVERAGE) | ~f.same_language
     rows = len(f.row_group)
@@ -682,10 +757,14 @@ def settings_floor(settings: Settings, name: str) -> Floor:
 
 
 # The handbook's pages repeat each other (a policy is stated on its own page and summarised
-# on others), so its "absent" questions often still have an answer in the index, and its
-# follow-ups are asked here without their conversation (kept <= 0.825 with no floor). Its
-# groups are shown but do not choose the settings.
-NOT_CHOOSING = ("kept gitlab-handbook", "refused absent gitlab-handbook")
+# on others), so its "absent" questions often still have an answer in the index (those are
+# shown apart), and its follow-ups are asked alone unless --follow-ups joined (kept 0.888
+# with no floor alone, 0.964 joined). Its groups are shown but do not choose the settings.
+NOT_CHOOSING = (
+    "kept gitlab-handbook",
+    "refused absent gitlab-handbook",
+    "refused absent gitlab-handbook, answer elsewhere",
+)
 
 
 def kept(scores: dict[str, float]) -> list[float]:
@@ -776,6 +855,25 @@ def main() -> None:
             + f"; key terms >= {KEY_COVERAGE:.0%} (not offered)",
             key_rule=True,
         ),
+        # A long page is many sections: the page rule with the candidates grouped by heading
+        # (issue 12, measured on the handbook; not offered: same trade, see the README).
+        *(
+            replace(
+                floor,
+                name=f"candidate: {floor.name.split(': ', 1)[1]} grouped by {grouping}",
+                grouping=grouping,
+            )
+            for grouping in GROUPINGS
+            for floor in [
+                settings_floor(
+                    defaults.model_copy(
+                        update={"min_page_standout": margin, "max_absent_share": ABSENT_OFF}
+                    ),
+                    "opt-in: ",
+                )
+                for margin in PAGE_STANDOUTS
+            ]
+        ),
     )
     default_floor = settings_floor(defaults, "")
     before = replace(default_floor, translated_lead=0.0)
@@ -801,7 +899,7 @@ def main() -> None:
         safe = []
         for floor in grid(page_margins):
             scores = score(floor, choice_features, crossing, translated)
-            if min(refused(scores)) >= args.min_refused:
+            if min(refused(scores), default=0.0) >= args.min_refused:
                 safe.append((floor, scores))
         safe.sort(key=partial(rank_key, crossing or translated), reverse=True)
         names = {x.name.split(": ", 1)[-1] for x in fixed}
@@ -818,9 +916,9 @@ def main() -> None:
         [
             name,
             *(f"{s[g]:.3f}" for g in groups),
-            f"{min(kept(s)):.3f}",
+            f"{min(kept(s)):.3f}" if kept(s) else "-",
             f"{min(kept_across(s)):.3f}" if kept_across(s) else "-",
-            f"{min(refused(s)):.3f}",
+            f"{min(refused(s)):.3f}" if refused(s) else "-",
         ]
         for name, s in shown
     ]

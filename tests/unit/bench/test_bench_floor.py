@@ -1,6 +1,18 @@
 """bench/floor.py: the page standout rule is scored as Retriever applies it."""
 
-from bench.floor import Floor, features, question_half, score
+from dataclasses import replace
+
+from askwiki.evaluation import EvalQuestion
+from askwiki.llm.base import ChatMessage
+from bench.floor import (
+    Floor,
+    features,
+    heading_group,
+    question_half,
+    restates_answer,
+    score,
+    searched_text,
+)
 
 # The cosine floor alone passes every passage (cos >= 0.85); only the page rule decides.
 PAGE_RULE = Floor("page standout", 0.85, 0.25, 2.0, min_page_standout=0.02, weighted=True)
@@ -79,3 +91,65 @@ def test_the_translated_form_rule_passes_a_leading_page_judged_against_a_transla
     assert scores == {"kept across xquad-zh->xquad-en": 1.0, "kept xquad-zh": 0.0}
     off = Floor("off", 0.85, 0.25, 2.0, weighted=True)
     assert score(off, features(TRANSLATED), translated=True)["kept across xquad-zh->xquad-en"] == 0
+
+
+def handbook_row(kind: str, passages: list[tuple[float, bool, str, str]]) -> dict[str, object]:
+    """A search of a wiki of long pages: passages as (cosine, gold, page, heading path)."""
+    base = row(kind, [])
+    base["passages"] = [
+        [cos, [], gold, f"{title}.md", title, " › ".join([title, *headings.split("/")])]
+        for cos, gold, title, headings in passages
+    ]
+    return base
+
+
+# The answer's section leads its page's sibling sections by 0.01 and the other page by 0.03.
+LONG_PAGES = [
+    handbook_row(
+        "present",
+        [
+            (0.89, True, "Chat", "Channels/Prefixes"),
+            (0.88, False, "Chat", "Channels/Naming"),
+            (0.88, False, "Chat", "Etiquette"),
+            (0.86, False, "Slack", "Tips"),
+        ],
+    )
+]
+
+
+def test_grouped_by_page_the_answer_leads_the_other_page() -> None:
+    assert score(PAGE_RULE, features(LONG_PAGES))["kept cmrc2018"] == 1.0
+
+
+def test_grouped_by_section_its_sibling_sections_compete_with_the_answer() -> None:
+    by_section = Floor("s", 0.85, 0.25, 2.0, min_page_standout=0.02, weighted=True)
+    by_section = replace(by_section, grouping="section")
+    assert score(by_section, features(LONG_PAGES))["kept cmrc2018"] == 0.0
+
+
+def test_grouped_by_chapter_sections_under_one_first_heading_are_one_group() -> None:
+    assert heading_group([0.9, [], False, "c.md", "Chat", "Chat › Channels › Prefixes"], 1) == (
+        "Chat › Channels"
+    )
+    assert heading_group([0.9, [], False, "c.md", "Chat", "Chat"], 1) == "Chat"
+    # Rows recorded before sections were: the page key alone.
+    assert heading_group([0.9, [], False, "c.md", "Chat"], None) == "Chat"
+
+
+def test_a_follow_up_is_searched_after_its_previous_question_when_joined() -> None:
+    follow_up = EvalQuestion(
+        question="And for the next one?",
+        history=(ChatMessage("user", "What is the prefix for Group Channels in Slack?"),),
+    )
+    assert searched_text(follow_up, "alone") == "And for the next one?"
+    assert searched_text(follow_up, "joined") == (
+        "What is the prefix for Group Channels in Slack? And for the next one?"
+    )
+    assert searched_text(EvalQuestion(question="Who?"), "joined") == "Who?"
+
+
+def test_only_an_answer_long_enough_counts_as_restated_on_another_page() -> None:
+    assert restates_answer(
+        "Shipping the Minimal Valuable Change first.", ("Minimal Valuable Change",)
+    )
+    assert not restates_answer("Every page holds an e and a 2.", ("E", "2"))
