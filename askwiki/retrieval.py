@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -17,7 +18,7 @@ from askwiki.embedding.embedder import Embedder
 from askwiki.evidence import TermWeights, term_weights
 from askwiki.language_legs import QueryForm, rank_by_language
 from askwiki.settings import Settings
-from askwiki.standout import pages_standing_out, standing_out
+from askwiki.standout import page_standout, pages_standing_out, standing_out
 from askwiki.store.dense import search_dense
 from askwiki.store.index import WikiIndex
 from askwiki.text import Language, detect_language, keyword_tokens
@@ -51,6 +52,11 @@ class RetrievalOptions:
     # Opt-in: a passage's page must lead the best other pages by this (0: off).
     min_page_standout: float = 0.0
     cross_language: bool = False
+    # The LLM's translation of a question (``language_legs``) holds the model's words, not
+    # the reader's: a passage judged against it also passes when its page leads the best
+    # other pages by this (0: off). bench/floor.py --translate and
+    # bench/example_cross_language.py chose it.
+    translated_page_lead: float = 0.035
     # With cross_language: the question's keywords also get their CC-CEDICT translations.
     bilingual_dictionary: bool = False
 
@@ -81,6 +87,7 @@ class RetrievalResult:
 
     ``closest`` is only filled when none did: the best candidate of each of the first
     ``CLOSEST_PAGES`` pages, for readers to look at themselves (never for the LLM).
+    ``candidates`` are the fused candidates the floor judged, best first (for diagnostics).
     """
 
     query: str
@@ -89,6 +96,7 @@ class RetrievalResult:
     best_dense_score: float
     timings_ms: dict[str, float] = field(default_factory=dict)
     closest: list[Passage] = field(default_factory=list)
+    candidates: list[Passage] = field(default_factory=list)
 
 
 def retrieval_options(settings: Settings) -> RetrievalOptions:
@@ -189,6 +197,7 @@ class Retriever:
                 "total_ms": (finished - started) * 1000,
             },
             closest=closest,
+            candidates=candidates,
         )
 
     def _embedded(
@@ -254,16 +263,26 @@ class Retriever:
         passing: set[int] = set()
         for i, form in enumerate(forms):
             own = [p for p in candidates if owner[p.row_id] == i]
-            passing.update(p.row_id for p in self._passing(form.text, own))
+            translated_from = forms[0].text if i > 0 else None
+            passing.update(p.row_id for p in self._passing(form.text, own, translated_from))
         return [p for p in candidates if p.row_id in passing]
 
-    def _passing(self, query: str, candidates: list[Passage]) -> list[Passage]:
-        """The candidates that pass the relevance floor for ``query``."""
+    def _passing(
+        self, query: str, candidates: list[Passage], translated_from: str | None = None
+    ) -> list[Passage]:
+        """The candidates that pass the relevance floor for ``query``; ``translated_from``
+        is the question when ``query`` is the LLM's translation of it."""
         opts = self.options
         terms = self.term_weights(query)
         # Judged on the question's own words: glossary translations the wiki does contain
         # would otherwise dilute the weight of a concept it never mentions.
         absent = terms.absent_share(keyword_tokens(query))
+        if translated_from is not None and absent > opts.max_absent_share:
+            # A translation's words are the model's ("the middle man problem" for 迷失在中间):
+            # words of it no chunk holds refuse it only if the reader's own words are also
+            # missing, as they are for a concept the wiki lacks in both languages (联邦学习).
+            own = self.term_weights(translated_from)
+            absent = min(absent, own.absent_share(keyword_tokens(translated_from)))
         # A cosine floor of -1 lets every passage through: the floor is off, this check too.
         if absent > opts.max_absent_share and opts.min_dense_score > -1.0:
             # The terms are the reader's words: not at INFO (ASKWIKI_LOG_QUESTIONS).
@@ -274,7 +293,23 @@ class Retriever:
             return []
         language = detect_language(query)
         passing = [p for p in candidates if self._relevant(p, terms, language)]
+        if translated_from is not None and opts.translated_page_lead > 0:
+            kept = {p.row_id for p in passing}
+            kept |= self._leading_pages(candidates, language, opts.translated_page_lead)
+            passing = [p for p in candidates if p.row_id in kept]
         return self._standing_out(passing, candidates, language)
+
+    def _leading_pages(
+        self, candidates: list[Passage], language: Language, margin: float
+    ) -> set[int]:
+        """The candidates whose page's best cosine leads the best other pages' by
+        ``margin`` (``standout.page_standout``). Candidates all of one page lead nothing
+        here: a wiki with one page in the translation's language would pass it for any
+        question."""
+        cosines = {p.row_id: self.floor_cosine(p, language) for p in candidates}
+        pages = {p.row_id: page_key(p.chunk) for p in candidates}
+        leads = page_standout(cosines, pages)
+        return {row for row, lead in leads.items() if margin <= lead < math.inf}
 
     def _standing_out(
         self, passing: list[Passage], candidates: list[Passage], language: Language

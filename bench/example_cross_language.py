@@ -8,6 +8,12 @@ in the other language than the page that answers it, or in traditional Chinese) 
 passage is from that page (the relevance floor as configured: a refused question misses).
 Each question is translated once by the configured LLM (``ASKWIKI_TRANSLATE_QUESTIONS``);
 translations are kept in ``--work`` with the index, so a re-run needs no LLM.
+
+Then the misses of the ways the product can search (``MISSES_OF``): the question, its
+translation, the expected page, the first pages returned or "refused" and, for a refusal,
+why the relevance floor refused each form of the question (its absent-word share, or its
+best candidate's cosine and keyword coverage against the thresholds) and where the
+expected page ranks among the candidates.
 """
 
 from __future__ import annotations
@@ -25,14 +31,28 @@ from askwiki.answering.translation import QuestionTranslator
 from askwiki.embedding.embedder import Embedder, load_embedder
 from askwiki.ingest.pipeline import run_ingest
 from askwiki.llm.factory import create_backend
-from askwiki.retrieval import Retriever, retrieval_options
+from askwiki.retrieval import (
+    Passage,
+    RetrievalResult,
+    Retriever,
+    best_per_page,
+    page_key,
+    retrieval_options,
+)
 from askwiki.settings import Settings
+from askwiki.standout import page_standout
 from askwiki.store.index import open_index
+from askwiki.text import detect_language, keyword_tokens
 from bench.common import machine_line, print_table, quiet_logs, say, temp_dir
 from bench.cross_language import TRANSLATIONS_FILE, PooledTranslation
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = ROOT / "tests" / "fixtures" / "crosslingual" / "example_wiki_questions.jsonl"
+# The methods whose misses are listed: the product's two ways across languages.
+MISSES_OF = (
+    "translation by language, cross-language off",
+    "no translation, cross-language on",
+)
 
 
 def translate_all(
@@ -107,14 +127,21 @@ def main() -> None:
     )
     directions = list(dict.fromkeys(i["direction"] for i in items))
     rows: list[list[object]] = []
+    misses: dict[str, list[str]] = {}
     for name, (retriever, translate) in methods.items():
         cells: list[object] = [name]
         for direction in directions:
             asked = [i for i in items if i["direction"] == direction]
-            hits = sum(
-                _first_is(retriever, i, translations[i["question"]][0] if translate else None)
-                for i in asked
-            )
+            hits = 0
+            for item in asked:
+                translation = translations[item["question"]][0] if translate else None
+                result = retriever.search(item["question"], 5, translation=translation)
+                if _first_is(result, item):
+                    hits += 1
+                elif name in MISSES_OF:
+                    misses.setdefault(name, []).append(
+                        describe_miss(retriever, item, translation, result)
+                    )
             cells.append(f"{hits}/{len(asked)}")
         rows.append(cells)
     index.close()
@@ -129,11 +156,106 @@ def main() -> None:
         f"LLM translation: mean {statistics.mean(seconds):.1f} s, max {max(seconds):.1f} s per "
         f"question when first made; unusable: {failed} of {len(items)}."
     )
+    for name, lines in misses.items():
+        print(f"\n### Misses: {name} ({len(lines)})\n")
+        print("\n".join(lines))
 
 
-def _first_is(retriever: Retriever, item: dict[str, str], translation: str | None) -> bool:
-    passages = retriever.search(item["question"], 5, translation=translation).passages
-    return bool(passages) and passages[0].chunk.doc_id == item["doc_id"]
+def _first_is(result: RetrievalResult, item: dict[str, str]) -> bool:
+    return bool(result.passages) and result.passages[0].chunk.doc_id == item["doc_id"]
+
+
+def describe_miss(
+    retriever: Retriever, item: dict[str, str], translation: str | None, result: RetrievalResult
+) -> str:
+    """One Markdown item: the question, what came first, and why the floor refused."""
+    head = f"- {item['question']}"
+    if translation:
+        head += f" (translated: {translation})"
+    head += f" — expected `{item['doc_id']}`; "
+    if result.passages:
+        pages = ", ".join(f"`{p.chunk.doc_id}`" for p in best_per_page(result.passages)[:3])
+        return head + f"returned {pages}"
+    closest = ", ".join(f"`{p.chunk.doc_id}`" for p in result.closest)
+    lines = [head + f"refused (closest: {closest})"]
+    for text in [item["question"], *([translation] if translation else [])]:
+        judged = judged_by(retriever, text, result, translation)
+        question = item["question"] if text == translation else None
+        lines.append(f"  - {floor_verdict(retriever, text, judged, item['doc_id'], question)}")
+    return "\n".join(lines)
+
+
+def judged_by(
+    retriever: Retriever, text: str, result: RetrievalResult, translation: str | None
+) -> list[Passage]:
+    """The candidates the floor judged against ``text``: with a translation, those in its
+    language (``language_legs``); without, all of them."""
+    if translation is None:
+        return result.candidates
+    languages = retriever.index.languages
+    language = detect_language(text)
+    first = detect_language(result.query) == language
+    return [
+        p
+        for p in result.candidates
+        if languages.language_of(p.row_id) == language
+        or (first and languages.language_of(p.row_id) is None)
+    ]
+
+
+def floor_verdict(
+    retriever: Retriever,
+    text: str,
+    candidates: list[Passage],
+    expected: str,
+    translated_from: str | None = None,
+) -> str:
+    """Why no candidate passed the floor for ``text`` (the LLM's translation of
+    ``translated_from``, if given): the rule, the closest call, how the expected page fared."""
+    opts = retriever.options
+    terms = retriever.term_weights(text)
+    absent = terms.absent_share(keyword_tokens(text))
+    if translated_from is not None:
+        # As Retriever._passing: a translation's absent words count only when the
+        # question's own words are missing too.
+        own = retriever.term_weights(translated_from)
+        absent = min(absent, own.absent_share(keyword_tokens(translated_from)))
+    if absent > opts.max_absent_share:
+        return (
+            f"{text}: absent words carry {absent:.0%} of the weight "
+            f"(> {opts.max_absent_share:.0%}): {', '.join(sorted(terms.absent))}"
+        )
+    if not candidates:
+        return f"{text}: no candidate in its language"
+    language = detect_language(text)
+    cosines = {p.row_id: retriever.floor_cosine(p, language) for p in candidates}
+    leads = page_standout(cosines, {p.row_id: page_key(p.chunk) for p in candidates})
+
+    def judged(p: Passage) -> str:
+        cosine = cosines[p.row_id]
+        coverage = terms.coverage(keyword_tokens(p.chunk.search_text))
+        score = cosine + opts.keyword_weight * coverage
+        return (
+            f"`{p.chunk.doc_id}` cos {cosine:.3f}, coverage {coverage:.2f}, "
+            f"hybrid {score:.3f}, page lead {leads[p.row_id]:+.3f}"
+        )
+
+    def hybrid(p: Passage) -> float:
+        coverage = terms.coverage(keyword_tokens(p.chunk.search_text))
+        return cosines[p.row_id] + opts.keyword_weight * coverage
+
+    best = max(candidates, key=hybrid)
+    pages = [p.chunk.doc_id for p in best_per_page(candidates)]
+    own = [p for p in candidates if p.chunk.doc_id == expected]
+    verdict = (
+        f"{text}: absent {absent:.0%}; floor cos >= {opts.min_dense_score:.2f} or hybrid "
+        f"(cos + {opts.keyword_weight:.2f} × coverage) >= {opts.min_hybrid_score:.2f}; "
+        f"best {judged(best)}"
+    )
+    if not own:
+        return verdict + "; expected page not among the candidates"
+    rank = pages.index(expected) + 1
+    return verdict + f"; expected #{rank} of {len(pages)} pages: {judged(max(own, key=hybrid))}"
 
 
 if __name__ == "__main__":

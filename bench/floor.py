@@ -41,7 +41,13 @@ With ``--translate`` a third mode is measured (cross-language off): the LLM tran
 question once (cached in ``--cache-dir``), and a corpus in the other language than the
 question is searched with the translation, as ``ASKWIKI_TRANSLATE_QUESTIONS`` does (every
 page of such a corpus belongs to the translated form: ``askwiki/language_legs.py``); a
-corpus in the question's language is searched with the question as before.
+corpus in the question's language is searched with the question as before. Passages judged
+against the translation get the retriever's translated-form rule (``Retriever._passing``):
+they also pass when their page leads the best other pages (``standout.page_standout``) by
+``RetrievalOptions.translated_page_lead``. The retriever refuses a translation for words no
+chunk holds only when the question's own words are missing too; here a corpus in the other
+language holds nearly none of the question's words, so the translation's words alone decide,
+as the bench scores it. Candidate rules for the translated form are shown next to it.
 
 Features are cached per question and corpus under ``--cache-dir``; the grid runs on them.
 """
@@ -72,7 +78,7 @@ from askwiki.evaluation import EvalQuestion
 from askwiki.evaluation.metrics import contains_answer, normalize_answer
 from askwiki.evidence import TermWeights, term_weights
 from askwiki.llm.factory import create_backend
-from askwiki.retrieval import Retriever, page_key
+from askwiki.retrieval import RetrievalOptions, Retriever, page_key
 from askwiki.settings import Settings
 from askwiki.standout import page_standout, standout
 from askwiki.text import detect_language, keyword_tokens
@@ -599,6 +605,14 @@ class Floor:
     # path) or "chapter" (the page's first heading level); the last two measured, not offered.
     grouping: str = "page"
     key_rule: bool = False
+    # Candidates for the translated form of a question (the LLM's translation judged against
+    # passages in its language): its page's lead that passes a passage on its own (0: off),
+    # the cosine that lead needs, whether its absent-word share refuses, and its own hybrid
+    # threshold (None: the same as the question's).
+    translated_lead: float = 0.0
+    translated_lead_cos: float = -1.0
+    translated_absent: bool = True
+    translated_hybrid: float | None = None
 
 
 def score(
@@ -612,7 +626,25 @@ def score(
         passes = (f.cos >= 0.86) | ((f.cos >= 0.80) & (coverage >= 0.6))
     else:
         passes = (f.cos >= floor.dense) | (f.cos + floor.weight * coverage >= floor.hybrid)
-    passes &= f.row_absent[f.passage_row] <= floor.max_absent
+    # A passage judged against the LLM's translation (a corpus in the other language).
+    translated_form = f.row_translated[f.passage_row] & ~f.same_language
+    if floor.translated_hybrid is not None:
+        passes = np.where(
+            translated_form,
+            (f.cos >= floor.dense) | (f.cos + floor.weight * coverage >= floor.translated_hybrid),
+            passes,
+        )
+    if floor.translated_lead > 0:
+        passes |= (
+            translated_form
+            & (f.page_standout >= floor.translated_lead)
+            & np.isfinite(f.page_standout)  # all candidates one page: nothing led
+            & (f.cos >= floor.translated_lead_cos)
+        )
+    absent_ok = f.row_absent[f.passage_row] <= floor.max_absent
+    if not floor.translated_absent:
+        absent_ok |= translated_form
+    passes &= absent_ok
     if floor.min_standout > 0:
         passes &= f.standout >= floor.min_standout
     if floor.min_page_standout > 0:
@@ -652,6 +684,45 @@ def grid(page_standouts: tuple[float, ...] = ()) -> list[Floor]:
     ]
 
 
+def translated_grid(default: Floor) -> list[Floor]:
+    """The default floor with rules for the translated form of a question on a grid."""
+    floors = []
+    for lead, lead_cos, absent, hybrid in itertools.product(
+        (0.0, 0.02, 0.03, 0.04, 0.05, 0.06),
+        (-1.0, 0.80, 0.82, 0.84),
+        (True, False),
+        (None, 0.93, 0.91, 0.89),
+    ):
+        if lead == 0 and lead_cos > -1:
+            continue
+        floor = replace(
+            default,
+            translated_lead=lead,
+            translated_lead_cos=lead_cos,
+            translated_absent=absent,
+            translated_hybrid=hybrid,
+        )
+        floors.append(replace(floor, name=translated_label(floor)))
+    return floors
+
+
+def translated_label(floor: Floor) -> str:
+    """What a floor does with the translated form, after the default's label."""
+    parts = []
+    if floor.translated_hybrid is not None:
+        parts.append(f"hybrid >= {floor.translated_hybrid:.2f}")
+    if floor.translated_lead > 0:
+        lead = f"or page lead >= {floor.translated_lead:.3f}"
+        if floor.translated_lead_cos > -1:
+            lead += f" with cos >= {floor.translated_lead_cos:.2f}"
+        parts.append(lead)
+    if not floor.translated_absent:
+        parts.append("no absent-word check")
+    label = floor.name.split("; translated form")[0]
+    base = label[label.find("cos>=") :]  # without a "default: " prefix
+    return base + "; translated form: " + (", ".join(parts) or "as is")
+
+
 def _label(dense: float, weight: float, hybrid: float, absent: float, weighted: bool = True) -> str:
     kind = "idf-coverage" if weighted else "coverage"
     text = f"cos>={dense:.2f}, or cos+{weight:.2f}*{kind}>={hybrid:.2f}"
@@ -669,6 +740,9 @@ def settings_floor(settings: Settings, name: str) -> Floor:
         label += f"; standout >= {settings.min_standout:.3f}"
     if settings.min_page_standout > 0:
         label += f"; page standout >= {settings.min_page_standout:.3f}"
+    lead = RetrievalOptions().translated_page_lead  # not a setting: the retriever's default
+    if lead > 0:
+        label += f"; translated form: or page lead >= {lead:.3f}"
     return Floor(
         name + label,
         settings.min_dense_score,
@@ -678,6 +752,7 @@ def settings_floor(settings: Settings, name: str) -> Floor:
         weighted=True,
         min_standout=settings.min_standout,
         min_page_standout=settings.min_page_standout,
+        translated_lead=lead,
     )
 
 
@@ -715,6 +790,22 @@ def rank_key(crossing: bool, item: tuple[Floor, dict[str, float]]) -> tuple[floa
     scores = item[1]
     worst = min(kept(scores) + (kept_across(scores) if crossing else []))
     return worst, statistics.mean(kept(scores))
+
+
+def best_translated(
+    default: Floor, choice: Features, table: Features, args: argparse.Namespace
+) -> list[tuple[str, dict[str, float]]]:
+    """The best two rules for the translated form on top of the default floor: ranked on
+    ``choice`` (worst kept, across languages included) among those refusing enough,
+    scored on ``table``."""
+    safe = []
+    for floor in translated_grid(default):
+        scores = score(floor, choice, translated=True)
+        if min(refused(scores)) >= args.min_refused:
+            safe.append((floor, scores))
+    safe.sort(key=partial(rank_key, True), reverse=True)
+    note = f" (chosen on half {args.choose_on})" if args.choose_on else ""
+    return [(f.name + note + TRANSLATED, score(f, table, translated=True)) for f, _ in safe[:2]]
 
 
 def main() -> None:
@@ -784,13 +875,27 @@ def main() -> None:
             ]
         ),
     )
+    default_floor = settings_floor(defaults, "")
+    before = replace(default_floor, translated_lead=0.0)
+    fixed += tuple(
+        replace(floor, name="candidate: " + translated_label(floor))
+        for floor in (
+            before,
+            replace(before, translated_lead=0.03),
+            replace(default_floor, translated_absent=False),
+        )
+    )
     shown: list[tuple[str, dict[str, float]]] = []
     safe_counts = []
     modes = [(suffix, crossing, False) for suffix, crossing in MODES]
     if table_features.row_translated.any():
         modes.append((TRANSLATED, False, True))
     for suffix, crossing, translated in modes:
-        shown += [(f.name + suffix, score(f, table_features, crossing, translated)) for f in fixed]
+        shown += [
+            (f.name + suffix, score(f, table_features, crossing, translated))
+            for f in fixed
+            if translated or "translated form" not in f.name
+        ]
         safe = []
         for floor in grid(page_margins):
             scores = score(floor, choice_features, crossing, translated)
@@ -804,6 +909,8 @@ def main() -> None:
             for f in best
         ]
         safe_counts.append(len(safe))
+        if translated:
+            shown += best_translated(default_floor, choice_features, table_features, args)
     groups = list(shown[0][1])
     table = [
         [

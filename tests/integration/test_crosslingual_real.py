@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
+from types import MappingProxyType
 
 import pytest
 
@@ -18,7 +20,12 @@ from askwiki.store.index import open_index
 
 pytestmark = pytest.mark.integration
 
-QUESTIONS = Path(__file__).parents[1] / "fixtures" / "crosslingual" / "example_wiki_questions.jsonl"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "crosslingual"
+QUESTIONS = FIXTURES / "example_wiki_questions.jsonl"
+# What the embedded LLM (qwen2.5-coder-1.5b Q4_K_M, temperature 0) replied to
+# answering.translation's prompt for each question (None: unusable), kept so that the test
+# measures retrieval and the floor, not the model.
+TRANSLATIONS = FIXTURES / "example_wiki_translations.json"
 
 
 def load_questions() -> list[dict[str, str]]:
@@ -26,10 +33,15 @@ def load_questions() -> list[dict[str, str]]:
         return [json.loads(line) for line in handle if line.strip()]
 
 
-def doc_hit_at_1(retriever: Retriever, items: list[dict[str, str]]) -> tuple[float, list[str]]:
+def doc_hit_at_1(
+    retriever: Retriever,
+    items: list[dict[str, str]],
+    translations: Mapping[str, str | None] = MappingProxyType({}),
+) -> tuple[float, list[str]]:
     missed: list[str] = []
     for item in items:
-        passages = retriever.search(item["question"], 5).passages
+        translation = translations.get(item["question"])
+        passages = retriever.search(item["question"], 5, translation=translation).passages
         if not passages or passages[0].chunk.doc_id != item["doc_id"]:
             missed.append(f"{item['question']} -> {[p.chunk.doc_id for p in passages[:3]]}")
     return 1 - len(missed) / len(items), missed
@@ -60,7 +72,8 @@ def cross_language_hits(
 # two near a tie flips. Hence a margin of 5 questions in 24, not the 6 seen once.
 # Before that floor: 15/24 and 16/24. The target, 0.85, is the xfail test below.
 # With ASKWIKI_TRANSLATE_QUESTIONS (LLM translation, each page judged against the question in
-# its own language; bench/example_cross_language.py): 17/24 each way, still short of 0.85.
+# its own language; bench/example_cross_language.py): 17/24 each way then, 21/24 and 18/24
+# since the floor judges translations on their own footing (the test after next).
 @pytest.mark.parametrize(("direction", "at_least"), [("zh→en", 0.5), ("en→zh", 0.6)])
 def test_questions_in_the_other_language_find_their_page_first_more_often(
     example_index: Settings, real_embedder: Embedder, direction: str, at_least: float
@@ -76,6 +89,48 @@ def test_cross_language_doc_hit_at_1_reaches_the_target(
 ) -> None:
     hit, _ = cross_language_hits(example_index, real_embedder, direction)
     assert hit >= 0.85
+
+
+# With the LLM's translations (ASKWIKI_TRANSLATE_QUESTIONS, cross-language off), measured
+# 2026-12-03 on an Intel Xeon in float32 (bench/example_cross_language.py): zh→en 21/24 and
+# en→zh 18/24 once the floor stopped refusing a translation for its own words that no chunk
+# holds and let a page leading the translation's candidates pass; 16/24 each way before.
+# Bounds 3 and 2 questions under that: near-ties move with the CPU and dtype.
+@pytest.mark.parametrize(("direction", "at_least"), [("zh→en", 0.75), ("en→zh", 0.66)])
+def test_questions_with_their_translation_find_their_page_first(
+    example_index: Settings, real_embedder: Embedder, direction: str, at_least: float
+) -> None:
+    items = [q for q in load_questions() if q["direction"] == direction]
+    translations = json.loads(TRANSLATIONS.read_text(encoding="utf-8"))
+    index = open_index(example_index.index_path)
+    try:
+        retriever = Retriever(index, real_embedder, retrieval_options(example_index))
+        hit, missed = doc_hit_at_1(retriever, items, translations)
+    finally:
+        index.close()
+    assert hit >= at_least, missed
+
+
+@pytest.mark.parametrize(
+    ("question", "translation"),
+    [
+        # Refused before: its page first for the translation, hybrid 0.946 < 0.95, leading
+        # the other pages by 0.038.
+        ("缩放点积注意力的公式是什么？", "What is the formula for scaling pointwise attention?"),
+        # Refused before for the translation's own words: "man", "problem" (75% absent).
+        ("什么是“迷失在中间”问题？", 'What is the "middle man" problem?'),
+    ],
+)
+def test_answerable_questions_with_a_loose_translation_pass_the_floor(
+    example_index: Settings, real_embedder: Embedder, question: str, translation: str
+) -> None:
+    index = open_index(example_index.index_path)
+    try:
+        retriever = Retriever(index, real_embedder, retrieval_options(example_index))
+        result = retriever.search(question, translation=translation)
+    finally:
+        index.close()
+    assert result.relevant, [p.chunk.doc_id for p in result.closest]
 
 
 def test_traditional_chinese_questions_find_simplified_and_english_pages(

@@ -44,6 +44,26 @@ def test_a_same_domain_question_about_an_absent_concept_is_refused(
     assert result.closest  # the reader still gets somewhere to look
 
 
+# The embedded LLM's translations (qwen2.5-coder-1.5b, temperature 0): the translation's
+# words are not checked for absence (the reader's are), so the floor and the page-lead rule
+# must refuse these on their own.
+@pytest.mark.parametrize(
+    ("question", "translation"),
+    [
+        ("联邦学习是什么？", "What is federated learning?"),
+        ("扩散模型是怎么生成图片的？", "How does diffusion model generate images?"),
+        ("什么是混合专家模型 MoE？", "What is a mixed expert model MoE?"),
+        ("What is federated learning?", "什么是联邦学习？"),
+        ("How do diffusion models generate images?", "扩散模型如何生成图像？"),
+    ],
+)
+def test_an_absent_concept_asked_with_its_translation_is_refused(
+    retriever: Retriever, question: str, translation: str
+) -> None:
+    result = retriever.search(question, translation=translation)
+    assert not result.relevant, [(p.chunk.doc_id, round(p.dense_score, 3)) for p in result.passages]
+
+
 @pytest.mark.parametrize(
     ("question", "page"),
     [

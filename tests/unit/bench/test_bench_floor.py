@@ -69,6 +69,30 @@ def test_the_halves_split_the_questions_about_evenly() -> None:
     assert set(halves) == {"a", "b"}
 
 
+def translated_row(kind: str, corpus: str) -> dict[str, object]:
+    """An XQuAD zh question searched in ``corpus`` with its translation: the gold page leads
+    the others by 0.04 at a cosine the floor refuses (0.84 < 0.85, no keywords)."""
+    passages = [(0.84, True, "Gold")] + [(0.80, False, f"other{n}") for n in range(5)]
+    return {
+        **row(kind, passages),
+        "set": "xquad-zh",
+        "corpus": corpus,
+        "translated": True,
+    }
+
+
+TRANSLATED = [translated_row("cross-language", "xquad-en"), translated_row("present", "xquad-zh")]
+
+
+def test_the_translated_form_rule_passes_a_leading_page_judged_against_a_translation() -> None:
+    lead = Floor("lead", 0.85, 0.25, 2.0, weighted=True, translated_lead=0.03)
+    scores = score(lead, features(TRANSLATED), translated=True)
+    # The same-language row was searched with the question itself: the rule is not for it.
+    assert scores == {"kept across xquad-zh->xquad-en": 1.0, "kept xquad-zh": 0.0}
+    off = Floor("off", 0.85, 0.25, 2.0, weighted=True)
+    assert score(off, features(TRANSLATED), translated=True)["kept across xquad-zh->xquad-en"] == 0
+
+
 def handbook_row(kind: str, passages: list[tuple[float, bool, str, str]]) -> dict[str, object]:
     """A search of a wiki of long pages: passages as (cosine, gold, page, heading path)."""
     base = row(kind, [])
