@@ -33,7 +33,7 @@ from pathlib import Path
 
 import rjieba
 
-from askwiki.errors import ConfigError
+from askwiki.errors import AskwikiError, ConfigError
 from askwiki.evidence import TermWeights, term_weights
 from askwiki.text import keyword_tokens
 
@@ -301,3 +301,18 @@ def bilingual_dictionary() -> BilingualDictionary:
                 time.perf_counter() - started,
             )
         return _LOADED
+
+
+def read_in_background() -> threading.Thread:
+    """Read the dictionary in a daemon thread, so that no reader's question waits for it
+    (the server starts this when the dictionary is on); a missing package is logged."""
+
+    def read() -> None:
+        try:
+            bilingual_dictionary()
+        except AskwikiError as exc:
+            logger.error("%s", exc)
+
+    thread = threading.Thread(target=read, name="bilingual-dictionary", daemon=True)
+    thread.start()
+    return thread

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from askwiki.answering.service import AnswerService
+from askwiki.bilingual_dictionary import read_in_background
 from askwiki.database import database_kind
 from askwiki.database.rollout import VersionListener
 from askwiki.embedding.embedder import Embedder, load_embedder
@@ -90,6 +91,8 @@ def create_app(
             live.last_error = str(exc)
             logger.error("%s", exc)
         live.start_polling(settings.index_poll_s)
+        if settings.cross_language and settings.bilingual_dictionary:
+            read_in_background()  # 2-8 s: not in the first reader's question
         listener = _listen_for_versions(settings, live)
         app.state.settings = settings
         app.state.embedder = model

