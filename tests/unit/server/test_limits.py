@@ -220,7 +220,8 @@ def test_declared_oversize_body_never_sent_still_gets_its_413(
     async def run() -> None:
         await asyncio.wait_for(middleware(scope, silent_client, send), 30)
 
-    # Its own thread: an earlier test may leave an event loop running in this one.
+    # Its own thread: Playwright's sync API (tests/browser's session-scoped browser) keeps
+    # an event loop marked running in the main thread for the rest of the session.
     with ThreadPoolExecutor(1) as pool:
         pool.submit(asyncio.run, run()).result()
     assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == 413
