@@ -23,7 +23,7 @@ from pydantic import ConfigDict, Field
 
 from askwiki.embedding.embedder import Embedder
 from askwiki.live_index import LiveIndex
-from askwiki.retrieval import Passage
+from askwiki.passages import Passage
 
 
 class AskwikiEmbeddings(Embeddings):

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from askwiki.embedding.embedder import Embedder
 from askwiki.errors import AskwikiError, IndexNotFoundError
-from askwiki.retrieval import Reranker, RetrievalOptions, Retriever
+from askwiki.retrieval import Reranker, Retriever
+from askwiki.retrieval_options import RetrievalOptions
 from askwiki.store.index import WikiIndex, open_index
 from askwiki.store.layout import current_version
 from askwiki.store.manifest import check_same_model

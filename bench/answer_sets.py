@@ -35,7 +35,7 @@ from askwiki.evaluation.metrics import source_matches
 from askwiki.ingest.pipeline import IngestReport, open_writer, publish_version, run_ingest
 from askwiki.live_index import LiveIndex
 from askwiki.llm.base import ChatMessage
-from askwiki.retrieval import retrieval_options
+from askwiki.retrieval_options import retrieval_options
 from askwiki.settings import Settings
 from bench.common import DATASETS, read_jsonl, seeded_sample, write_jsonl
 

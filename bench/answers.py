@@ -59,7 +59,8 @@ from askwiki.evaluation import EvalQuestion, EvalRow, EvalRunner, EvalSummary, s
 from askwiki.evaluation.metrics import first_hit_rank, hit_at, mean, source_matches, token_recall
 from askwiki.evaluation.runner import CitedSource, Mode, RetrievedPassage
 from askwiki.llm.embedded import EmbeddedBackend
-from askwiki.retrieval import Retriever, retrieval_options
+from askwiki.retrieval import Retriever
+from askwiki.retrieval_options import retrieval_options
 from askwiki.settings import Settings
 from bench.answer_baseline import CHUNK_OVERLAP, CHUNK_SIZE, TutorialRAG, build_store
 from bench.answer_sets import (

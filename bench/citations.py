@@ -30,7 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from askwiki.answering.citations import CheckedAnswer, SourceVectors, check_citations
 from askwiki.embedding.embedder import Embedder, load_embedder
-from askwiki.retrieval import Passage, Retriever
+from askwiki.passages import Passage
+from askwiki.retrieval import Retriever
 from askwiki.settings import Settings
 from bench.answer_sets import (
     AnswerSet,

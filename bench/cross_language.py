@@ -44,7 +44,8 @@ from askwiki.langchain import AskwikiEmbeddings
 from askwiki.language_legs import QueryForm
 from askwiki.llm.base import ChatMessage
 from askwiki.llm.factory import create_backend
-from askwiki.retrieval import Retriever, retrieval_options
+from askwiki.retrieval import Retriever
+from askwiki.retrieval_options import retrieval_options
 from askwiki.settings import Settings
 from askwiki.store.dense import search_dense
 from askwiki.store.index import WikiIndex, open_index

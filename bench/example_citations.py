@@ -29,7 +29,7 @@ from askwiki.evaluation import EvalQuestion, EvalRow, EvalRunner
 from askwiki.evaluation.metrics import mean
 from askwiki.live_index import LiveIndex
 from askwiki.llm.embedded import EmbeddedBackend
-from askwiki.retrieval import retrieval_options
+from askwiki.retrieval_options import retrieval_options
 from bench.answers import append_row, load_rows
 from bench.common import machine_line, print_table, quiet_logs, read_jsonl, say, temp_dir
 from bench.example_cross_language import example_index

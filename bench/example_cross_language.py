@@ -31,14 +31,9 @@ from askwiki.answering.translation import QuestionTranslator
 from askwiki.embedding.embedder import Embedder, load_embedder
 from askwiki.ingest.pipeline import run_ingest
 from askwiki.llm.factory import create_backend
-from askwiki.retrieval import (
-    Passage,
-    RetrievalResult,
-    Retriever,
-    best_per_page,
-    page_key,
-    retrieval_options,
-)
+from askwiki.passages import Passage, best_per_page, page_key
+from askwiki.retrieval import RetrievalResult, Retriever
+from askwiki.retrieval_options import retrieval_options
 from askwiki.settings import Settings
 from askwiki.standout import page_standout
 from askwiki.store.index import open_index
@@ -213,12 +208,12 @@ def floor_verdict(
     """Why no candidate passed the floor for ``text`` (the LLM's translation of
     ``translated_from``, if given): the rule, the closest call, how the expected page fared."""
     opts = retriever.options
-    terms = retriever.term_weights(text)
+    terms = retriever.terms.weights(text)
     absent = terms.absent_share(keyword_tokens(text))
     if translated_from is not None:
-        # As Retriever._passing: a translation's absent words count only when the
+        # As RelevanceFloor.passing: a translation's absent words count only when the
         # question's own words are missing too.
-        own = retriever.term_weights(translated_from)
+        own = retriever.terms.weights(translated_from)
         absent = min(absent, own.absent_share(keyword_tokens(translated_from)))
     if absent > opts.max_absent_share:
         return (
@@ -228,7 +223,7 @@ def floor_verdict(
     if not candidates:
         return f"{text}: no candidate in its language"
     language = detect_language(text)
-    cosines = {p.row_id: retriever.floor_cosine(p, language) for p in candidates}
+    cosines = {p.row_id: retriever.floor.cosine(p, language) for p in candidates}
     leads = page_standout(cosines, {p.row_id: page_key(p.chunk) for p in candidates})
 
     def judged(p: Passage) -> str:

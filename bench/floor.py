@@ -4,7 +4,7 @@
     python bench/floor.py --per-set 40     # quicker
 
 askwiki refuses a question ("no relevant page") when no retrieved passage passes the
-relevance floor (``Retriever._relevant``): a passage passes when its cosine similarity to
+relevance floor (``askwiki/relevance_floor.py``): a passage passes when its cosine similarity to
 the question reaches ``ASKWIKI_MIN_DENSE_SCORE``, or when cosine + ``ASKWIKI_KEYWORD_WEIGHT``
 x IDF-weighted keyword coverage reaches ``ASKWIKI_MIN_HYBRID_SCORE``; and nothing passes when
 keywords that no chunk of the wiki contains carry more than ``ASKWIKI_MAX_ABSENT_SHARE`` of
@@ -42,7 +42,7 @@ question once (cached in ``--cache-dir``), and a corpus in the other language th
 question is searched with the translation, as ``ASKWIKI_TRANSLATE_QUESTIONS`` does (every
 page of such a corpus belongs to the translated form: ``askwiki/language_legs.py``); a
 corpus in the question's language is searched with the question as before. Passages judged
-against the translation get the retriever's translated-form rule (``Retriever._passing``):
+against the translation get the retriever's translated-form rule (``RelevanceFloor.passing``):
 they also pass when their page leads the best other pages (``standout.page_standout``) by
 ``RetrievalOptions.translated_page_lead``. The retriever refuses a translation for words no
 chunk holds only when the question's own words are missing too; here a corpus in the other
@@ -78,7 +78,9 @@ from askwiki.evaluation import EvalQuestion
 from askwiki.evaluation.metrics import contains_answer, normalize_answer
 from askwiki.evidence import TermWeights, term_weights
 from askwiki.llm.factory import create_backend
-from askwiki.retrieval import RetrievalOptions, Retriever, page_key
+from askwiki.passages import page_key
+from askwiki.retrieval import Retriever
+from askwiki.retrieval_options import RetrievalOptions
 from askwiki.settings import Settings
 from askwiki.standout import page_standout, standout
 from askwiki.text import detect_language, keyword_tokens
@@ -332,7 +334,7 @@ def collect(args: argparse.Namespace) -> list[dict[str, object]]:
                 own_keywords = list(dict.fromkeys(keyword_tokens(text)))
                 language = detect_language(text)
                 # With cross-language on, glossary translations count in the coverage.
-                keywords = sorted(retriever.query_keywords(text))
+                keywords = sorted(set(retriever.terms.keywords(text)))
                 wide = retriever.candidates(text, searched_vector, WIDE)
                 twin = parallel_page(question, answer_set.name, corpus)
                 if corpus == answer_set.name:
@@ -369,7 +371,7 @@ def collect(args: argparse.Namespace) -> list[dict[str, object]]:
                             "terms": counter.counts(keywords, gone),
                             "passages": [
                                 [
-                                    round(retriever.floor_cosine(p, language), 4),
+                                    round(retriever.floor.cosine(p, language), 4),
                                     sorted(
                                         set(keywords) & set(keyword_tokens(p.chunk.search_text))
                                     ),

@@ -41,7 +41,8 @@ from askwiki.bilingual_dictionary import bilingual_dictionary
 from askwiki.embedding.embedder import Embedder, load_embedder
 from askwiki.ingest.pipeline import run_ingest
 from askwiki.langchain import AskwikiEmbeddings
-from askwiki.retrieval import Retriever, retrieval_options
+from askwiki.retrieval import Retriever
+from askwiki.retrieval_options import retrieval_options
 from askwiki.settings import Settings
 from askwiki.store.dense import search_dense
 from askwiki.store.index import WikiIndex, open_index

@@ -51,7 +51,8 @@ from langchain_core.documents import Document as LCDocument
 from askwiki.documents import Chunk, Document, DocumentPart
 from askwiki.embedding.embedder import Embedder
 from askwiki.langchain import AskwikiEmbeddings
-from askwiki.retrieval import RetrievalOptions, Retriever
+from askwiki.retrieval import Retriever
+from askwiki.retrieval_options import RetrievalOptions
 from askwiki.settings import Settings
 from askwiki.store.dense import (
     all_vectors,

@@ -54,7 +54,7 @@ from askwiki.ingest.pipeline import run_ingest
 from askwiki.live_index import LiveIndex
 from askwiki.llm.base import BaseBackend, ChatMessage, HealthReport
 from askwiki.llm.embedded import EmbeddedBackend
-from askwiki.retrieval import retrieval_options
+from askwiki.retrieval_options import retrieval_options
 from askwiki.settings import Settings
 from askwiki.text import detect_language
 from bench.answer_baseline import TUTORIAL_PROMPT, build_store

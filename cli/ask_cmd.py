@@ -30,7 +30,7 @@ def ask(
     from askwiki.embedding.embedder import load_embedder
     from askwiki.live_index import LiveIndex
     from askwiki.llm.factory import create_backend
-    from askwiki.retrieval import retrieval_options
+    from askwiki.retrieval_options import retrieval_options
 
     settings = build_settings(index=index, index_dir=index_dir)
     embedder = load_embedder(settings)

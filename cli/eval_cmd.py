@@ -58,7 +58,7 @@ def eval_command(
     from askwiki.evaluation import EvalRunner, load_questions
     from askwiki.live_index import LiveIndex
     from askwiki.llm.factory import create_backend
-    from askwiki.retrieval import retrieval_options
+    from askwiki.retrieval_options import retrieval_options
 
     settings = build_settings(index=index, index_dir=index_dir)
     questions, bad_lines = load_questions(questions_file)

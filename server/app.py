@@ -22,7 +22,7 @@ from askwiki.questions import QuestionDesk, open_question_store
 from askwiki.questions.desk import RELATED_RECENT, RELATED_SIMILAR
 from askwiki.questions.editors import Editors
 from askwiki.questions.retention import RetentionSchedule
-from askwiki.retrieval import retrieval_options
+from askwiki.retrieval_options import retrieval_options
 from askwiki.server.admin import questions as admin_questions
 from askwiki.server.admin import routes as admin
 from askwiki.server.admin import web as admin_web

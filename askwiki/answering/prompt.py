@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from askwiki.llm.base import ChatMessage
-from askwiki.retrieval import Passage
+from askwiki.passages import Passage
 from askwiki.text import Language
 
 logger = logging.getLogger(__name__)

@@ -35,7 +35,8 @@ from askwiki.errors import LLMError
 from askwiki.evidence import term_weights
 from askwiki.live_index import LiveIndex
 from askwiki.llm.base import ChatMessage, LLMBackend
-from askwiki.retrieval import CLOSEST_PAGES, Passage, RetrievalResult, Retriever
+from askwiki.passages import Passage
+from askwiki.retrieval import CLOSEST_PAGES, RetrievalResult, Retriever
 from askwiki.settings import Settings
 from askwiki.text import Language, detect_language
 

@@ -16,7 +16,7 @@ from askwiki.errors import AskwikiError
 from askwiki.live_index import LiveIndex
 from askwiki.llm.base import LLMBackend
 from askwiki.questions import QuestionDesk, open_question_store
-from askwiki.retrieval import retrieval_options
+from askwiki.retrieval_options import retrieval_options
 from askwiki.server.app import default_llm_factory
 from askwiki.server.mcp.tools import WikiAccess, build_mcp_server
 from askwiki.settings import Settings

@@ -22,8 +22,8 @@ from pydantic import Field
 from askwiki.errors import AskwikiError, DocumentNotFoundError
 from askwiki.live_index import LiveIndex
 from askwiki.llm.base import ChatMessage
+from askwiki.passages import append_without_overlap
 from askwiki.questions import QuestionDesk
-from askwiki.retrieval import append_without_overlap
 from askwiki.server.deps import BAD_REQUEST_ID, valid_request_id
 from askwiki.server.errors import error_body
 from askwiki.server.mcp.schemas import PageOut, PageSectionOut, WikiSearchOut

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from askwiki.retrieval import Passage
+from askwiki.passages import Passage
 from askwiki.server.deps import LiveIndexDep
 from askwiki.server.schemas import SearchHit, SearchResponse
 

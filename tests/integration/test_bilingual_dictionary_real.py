@@ -7,7 +7,8 @@ from dataclasses import replace
 import pytest
 
 from askwiki.embedding.embedder import Embedder
-from askwiki.retrieval import Retriever, retrieval_options
+from askwiki.retrieval import Retriever
+from askwiki.retrieval_options import retrieval_options
 from askwiki.settings import Settings
 from askwiki.store.index import open_index
 from tests.integration.test_crosslingual_real import doc_hit_at_1, load_questions

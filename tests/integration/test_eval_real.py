@@ -22,7 +22,7 @@ from askwiki.embedding.embedder import Embedder
 from askwiki.evaluation import EvalRunner, load_questions
 from askwiki.ingest.pipeline import run_ingest
 from askwiki.live_index import LiveIndex
-from askwiki.retrieval import retrieval_options
+from askwiki.retrieval_options import retrieval_options
 from askwiki.settings import Settings
 from askwiki.testing.fake_llm import FakeLLM
 from tests.conftest import FIXTURES

@@ -12,7 +12,7 @@ from langchain_core.runnables import RunnableLambda, RunnablePassthrough
 from askwiki.embedding.embedder import Embedder
 from askwiki.langchain import AskwikiEmbeddings, AskwikiRetriever
 from askwiki.live_index import LiveIndex
-from askwiki.retrieval import retrieval_options
+from askwiki.retrieval_options import retrieval_options
 from askwiki.settings import Settings
 
 pytestmark = pytest.mark.integration

@@ -13,7 +13,9 @@ from askwiki.answering.grounding import ground_answer
 from askwiki.embedding.embedder import Embedder
 from askwiki.evidence import TermWeights, term_weights
 from askwiki.live_index import LiveIndex
-from askwiki.retrieval import Passage, Retriever, retrieval_options
+from askwiki.passages import Passage
+from askwiki.retrieval import Retriever
+from askwiki.retrieval_options import retrieval_options
 from askwiki.settings import Settings
 
 pytestmark = pytest.mark.integration

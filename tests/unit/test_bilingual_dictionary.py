@@ -13,7 +13,8 @@ from askwiki.bilingual_dictionary import (
     translated_term_weights,
 )
 from askwiki.errors import ConfigError
-from askwiki.retrieval import RetrievalOptions, Retriever
+from askwiki.retrieval import Retriever
+from askwiki.retrieval_options import RetrievalOptions
 from askwiki.store.index import open_index
 from askwiki.testing.fake_embedder import fake_embedder
 from tests.support.index_builder import WIKI_PAGES, build_index

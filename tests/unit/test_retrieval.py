@@ -5,14 +5,9 @@ import numpy as np
 import pytest
 
 from askwiki.documents import Chunk
-from askwiki.retrieval import (
-    CLOSEST_PAGES,
-    Passage,
-    RetrievalOptions,
-    Retriever,
-    best_per_page,
-    merge_neighbours,
-)
+from askwiki.passages import Passage, best_per_page, merge_neighbours
+from askwiki.retrieval import CLOSEST_PAGES, Retriever
+from askwiki.retrieval_options import RetrievalOptions
 from askwiki.store.index import open_index
 from askwiki.testing.fake_embedder import fake_embedder
 from tests.support.index_builder import WIKI_PAGES, build_index, page

@@ -9,7 +9,9 @@ import pytest
 
 from askwiki.documents import Chunk
 from askwiki.embedding.embedder import Embedder
-from askwiki.retrieval import RetrievalOptions, Retriever, page_key
+from askwiki.passages import page_key
+from askwiki.retrieval import Retriever
+from askwiki.retrieval_options import RetrievalOptions
 from askwiki.standout import page_standout, pages_standing_out, standing_out, standout
 from askwiki.store.index import open_index
 from askwiki.testing.fake_embedder import FakeSentenceModel

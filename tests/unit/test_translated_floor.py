@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from askwiki.embedding.embedder import Embedder
-from askwiki.retrieval import RetrievalOptions, Retriever
+from askwiki.retrieval import Retriever
+from askwiki.retrieval_options import RetrievalOptions
 from askwiki.store.index import open_index
 from askwiki.testing.fake_embedder import fake_embedder
 from tests.support.index_builder import WIKI_PAGES, build_index
@@ -29,8 +30,8 @@ def keyword_retriever(tmp_path: Path, options: RetrievalOptions) -> Retriever:
 
 def test_words_of_the_translation_no_chunk_holds_do_not_refuse_it(tmp_path: Path) -> None:
     retriever = keyword_retriever(tmp_path, KEYWORDS_DECIDE)
-    assert retriever.term_weights(LOOSE).absent_share() > KEYWORDS_DECIDE.max_absent_share
-    assert retriever.term_weights(QUESTION).absent_share() == 0
+    assert retriever.terms.weights(LOOSE).absent_share() > KEYWORDS_DECIDE.max_absent_share
+    assert retriever.terms.weights(QUESTION).absent_share() == 0
     result = retriever.search(QUESTION, 5, translation=LOOSE)
     assert result.relevant and result.passages[0].chunk.doc_id == "retrieval/bm25.md"
 
@@ -46,7 +47,7 @@ def test_the_absent_word_check_still_judges_the_readers_own_words(tmp_path: Path
 def test_a_translation_is_refused_for_absent_words_the_readers_lack_too(tmp_path: Path) -> None:
     retriever = keyword_retriever(tmp_path, KEYWORDS_DECIDE)
     question = "zorblax 和 quux 是什么？"
-    assert retriever.term_weights(question).absent_share() > KEYWORDS_DECIDE.max_absent_share
+    assert retriever.terms.weights(question).absent_share() > KEYWORDS_DECIDE.max_absent_share
     assert not retriever.search(question, 5, translation=LOOSE).relevant
 
 

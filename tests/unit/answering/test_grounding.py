@@ -22,7 +22,8 @@ from askwiki.answering.service import AnswerService
 from askwiki.embedding.embedder import Embedder
 from askwiki.evidence import TermWeights
 from askwiki.live_index import LiveIndex
-from askwiki.retrieval import RetrievalOptions, Retriever, retrieval_options
+from askwiki.retrieval import Retriever
+from askwiki.retrieval_options import RetrievalOptions, retrieval_options
 from askwiki.settings import Settings
 from askwiki.store.index import open_index
 from askwiki.testing.fake_llm import FakeLLM
@@ -60,7 +61,7 @@ def ground(
         texts,
         vectors,
         embed or retriever.embedder.embed_passages,
-        lambda words: retriever.term_weights(" ".join(words)),
+        lambda words: retriever.terms.weights(" ".join(words)),
         question,
     )
 

@@ -2,7 +2,7 @@ import datetime as dt
 
 from askwiki.answering.prompt import SYSTEM_PROMPTS, pack_prompt
 from askwiki.documents import Chunk
-from askwiki.retrieval import Passage
+from askwiki.passages import Passage
 
 
 def _passage(text: str) -> Passage:

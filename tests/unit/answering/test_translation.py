@@ -10,7 +10,7 @@ from askwiki.answering.translation import (
 )
 from askwiki.embedding.embedder import Embedder
 from askwiki.live_index import LiveIndex
-from askwiki.retrieval import retrieval_options
+from askwiki.retrieval_options import retrieval_options
 from askwiki.settings import Settings
 from askwiki.testing.fake_embedder import fake_embedder
 from askwiki.testing.fake_llm import FakeLLM

@@ -14,7 +14,7 @@ from askwiki.evaluation import EvalQuestion, EvalRow, EvalRunner, summarise
 from askwiki.evaluation.runner import CitedSource, RetrievedPassage, fallback_query
 from askwiki.live_index import LiveIndex
 from askwiki.llm.base import ChatMessage
-from askwiki.retrieval import retrieval_options
+from askwiki.retrieval_options import retrieval_options
 from askwiki.settings import Settings
 from askwiki.testing.fake_llm import FakeLLM
 from tests.support.index_builder import WIKI_PAGES, build_index
