@@ -117,20 +117,16 @@ class BilingualDictionary:
         return groups
 
     def _zh_groups(self, tokens: list[str]) -> list[tuple[list[str], list[str]]]:
-        """Greedy longest match of runs of jieba words against headwords: jieba cuts
-        超级碗 into 超级 and 碗, the dictionary knows it whole."""
-        groups: list[tuple[list[str], list[str]]] = []
-        i = 0
-        while i < len(tokens):
-            for size in range(min(MAX_PHRASE_TOKENS, len(tokens) - i), 0, -1):
-                word = "".join(tokens[i : i + size])
-                if len(word) >= 2 and not word.isascii() and word in self.zh_to_en:
-                    groups.append((tokens[i : i + size], self.english_tokens(word)))
-                    i += size
-                    break
-            else:
-                i += 1
-        return groups
+        """Runs of jieba words that are a headword: jieba cuts 超级碗 into 超级 and 碗, the
+        dictionary knows it whole."""
+
+        def lookup(run: list[str]) -> list[str] | None:
+            word = "".join(run)
+            if len(word) >= 2 and not word.isascii() and word in self.zh_to_en:
+                return self.english_tokens(word)
+            return None
+
+        return _longest_runs(tokens, lookup)
 
     def english_tokens(self, headword: str) -> list[str]:
         """The keyword tokens of a headword's first senses, at most ``MAX_TOKENS_PER_WORD``."""
@@ -140,24 +136,39 @@ class BilingualDictionary:
         return tokens[:MAX_TOKENS_PER_WORD]
 
     def _en_groups(self, tokens: list[str]) -> list[tuple[list[str], list[str]]]:
-        """Greedy longest match of runs of Latin tokens against whole English senses."""
-        groups: list[tuple[list[str], list[str]]] = []
-        i = 0
-        while i < len(tokens):
-            for size in range(min(MAX_PHRASE_TOKENS, len(tokens) - i), 0, -1):
-                run = tokens[i : i + size]
-                if not all(t.isascii() for t in run):
-                    continue
-                phrase = " ".join(run)
-                headwords = self.en_to_zh.get(phrase)
-                if headwords:
-                    targets = [t for h in headwords for t in keyword_tokens(h)]
-                    groups.append((run, targets))
-                    i += size
-                    break
-            else:
-                i += 1
-        return groups
+        """Runs of Latin tokens that are a whole English sense."""
+
+        def lookup(run: list[str]) -> list[str] | None:
+            if not all(t.isascii() for t in run):
+                return None
+            headwords = self.en_to_zh.get(" ".join(run))
+            if not headwords:
+                return None
+            return [t for h in headwords for t in keyword_tokens(h)]
+
+        return _longest_runs(tokens, lookup)
+
+
+def _longest_runs(
+    tokens: list[str], lookup: Callable[[list[str]], list[str] | None]
+) -> list[tuple[list[str], list[str]]]:
+    """Greedy longest match: from each position, the longest run of at most
+    ``MAX_PHRASE_TOKENS`` tokens ``lookup`` knows, with what it returns; a matched run is
+    consumed whole, even when its translation is empty, so its words are not matched again
+    one by one. ``None`` means no match."""
+    groups: list[tuple[list[str], list[str]]] = []
+    i = 0
+    while i < len(tokens):
+        for size in range(min(MAX_PHRASE_TOKENS, len(tokens) - i), 0, -1):
+            run = tokens[i : i + size]
+            targets = lookup(run)
+            if targets is not None:
+                groups.append((run, targets))
+                i += size
+                break
+        else:
+            i += 1
+    return groups
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,9 @@ import pytest
 
 from askwiki import bilingual_dictionary as dictionary_module
 from askwiki.bilingual_dictionary import (
+    MAX_PHRASE_TOKENS,
     BilingualDictionary,
+    _longest_runs,
     bilingual_dictionary,
     clean_senses,
     parse_entries,
@@ -96,6 +98,28 @@ def test_english_runs_get_the_headwords_they_are_a_sense_of(
     dictionary: BilingualDictionary, question: str, source: str, translation: list[str]
 ) -> None:
     assert (source, translation) in dictionary.translation_groups(question)
+
+
+KNOWN_RUNS = {"a b": ["ab"], "a": ["a1"], "b": ["b1"], "c": [], "a b c d": ["too long"]}
+
+
+@pytest.mark.parametrize(
+    ("tokens", "runs"),
+    [
+        # The longest known run wins over its shorter prefix.
+        (["a", "b", "x"], [(["a", "b"], ["ab"])]),
+        (["x", "b", "a"], [(["b"], ["b1"]), (["a"], ["a1"])]),
+        # A known run with no translation is consumed all the same.
+        (["c", "a"], [(["c"], []), (["a"], ["a1"])]),
+        # Runs longer than MAX_PHRASE_TOKENS are never looked up.
+        (["a", "b", "c", "d"], [(["a", "b"], ["ab"]), (["c"], [])]),
+    ],
+)
+def test_longest_runs_match_greedily_from_the_left(
+    tokens: list[str], runs: list[tuple[list[str], list[str]]]
+) -> None:
+    assert MAX_PHRASE_TOKENS < 4
+    assert _longest_runs(tokens, lambda run: KNOWN_RUNS.get(" ".join(run))) == runs
 
 
 def test_single_letters_and_one_character_words_are_not_translated(
