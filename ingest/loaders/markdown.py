@@ -1,6 +1,7 @@
 """Markdown pages (plain, Obsidian, Notion and Feishu/Lark exports) -> ``Document``.
 
-The result keeps ``#`` headings for the splitter and turns links into their visible text.
+The result keeps ``#`` headings for the splitter and turns links into their visible text,
+images into their alt text when it describes them (``alt_text.py``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import yaml
 
 from askwiki.documents import SECTION_SEPARATOR, Document, DocumentPart
 from askwiki.errors import DocumentError
+from askwiki.ingest.loaders.alt_text import descriptive_alt
 from askwiki.ingest.loaders.files import escape_heading_lines, read_text
 from askwiki.ingest.loaders.source import (
     LoaderOptions,
@@ -31,7 +33,16 @@ _FRONT_MATTER = re.compile(
 )
 _FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})")
 _COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
-_IMAGE = re.compile(r"!\[[^\]]*\](?:\([^)]*\)|\[[^\]]*\])|!\[\[[^\]]*\]\]|<img\b[^>]*>", re.I)
+_IMAGE = re.compile(
+    r"!\[(?P<alt>[^\]]*)\](?:\([^)]*\)|\[[^\]]*\])"
+    r"|!\[\[(?P<embed>[^\]]*)\]\]"
+    r"|<img\b(?P<attributes>[^>]*)>",
+    re.IGNORECASE,
+)
+_ALT_ATTRIBUTE = re.compile(
+    r"""\balt\s*=\s*(?:"(?P<double>[^"]*)"|'(?P<single>[^']*)'|(?P<bare>[^\s"'>]+))""",
+    re.IGNORECASE,
+)
 _WIKILINK = re.compile(
     r"\[\[(?P<page>[^\[\]|#]*)(?:#(?P<section>[^\[\]|]*))?(?:\|(?P<alias>[^\[\]]*))?\]\]"
 )
@@ -112,7 +123,8 @@ def split_front_matter(text: str, source: str) -> tuple[dict[str, object], str]:
 
 
 def clean_markdown(text: str) -> str:
-    """Text for indexing: comments, images and link targets gone, headings as ``#`` lines.
+    """Text for indexing: comments and link targets gone, images as their descriptive alt
+    text (or gone), headings as ``#`` lines.
 
     Code blocks are kept verbatim except that their ``#`` lines are indented, so a shell
     comment never becomes a section heading.
@@ -150,7 +162,7 @@ def _blocks(text: str) -> Iterator[tuple[bool, str]]:
 
 def _clean_prose(text: str) -> str:
     text = _COMMENT.sub("", text)
-    text = _IMAGE.sub("", text)
+    text = _IMAGE.sub(_image_text, text)
     text = _WIKILINK.sub(_wikilink_text, text)
     text = _REF_DEFINITION.sub("", text)
     # Applied twice so that a link whose text is itself a link label ends as plain text.
@@ -158,6 +170,22 @@ def _clean_prose(text: str) -> str:
         text = _LINK.sub(lambda m: m.group("text"), text)
         text = _REF_LINK.sub(lambda m: m.group("text"), text)
     return _setext_to_atx(text)
+
+
+def _image_text(match: re.Match[str]) -> str:
+    """An image's alt text when it describes the image, else nothing."""
+    if match.group("embed") is not None:
+        # Obsidian's ![[file.png|alias]]: the alias is alt text or a size ("100x145"), and
+        # the file name alone describes nothing.
+        alts = match.group("embed").split("|")[1:]
+    elif match.group("attributes") is not None:
+        found = _ALT_ATTRIBUTE.search(match.group("attributes"))
+        alts = [found["double"] or found["single"] or found["bare"] or ""] if found else []
+    else:
+        alts = [match.group("alt")]
+    text = " ".join(alt for alt in map(descriptive_alt, alts) if alt)
+    # An image alone on its line whose alt starts with "#" ("# of users") is no heading.
+    return escape_heading_lines(text)
 
 
 def _wikilink_text(match: re.Match[str]) -> str:

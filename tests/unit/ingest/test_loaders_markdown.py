@@ -158,10 +158,6 @@ def test_utf8_bom_before_front_matter_is_stripped(tmp_path: Path) -> None:
         ('A [titled](https://x.org "Title") link.', "A titled link."),
         ("A [paren](https://en.wikipedia.org/wiki/Foo_(bar)) link.", "A paren link."),
         ("Ref [link][1] here.\n\n[1]: https://x.org", "Ref link here."),
-        ("Logo ![alt text](img/logo.png) gone.", "Logo  gone."),
-        ("Badge [![ci](b.svg)](https://ci) gone.", "Badge  gone."),
-        ("Embed ![[diagram.png]] gone.", "Embed  gone."),
-        ("Html <img src='a.png' alt='x'> gone.", "Html  gone."),
         ("See [[Page]].", "See Page."),
         ("See [[Page#Sec|alias]].", "See alias."),
         ("See [[Page#Sec]].", "See Page › Sec."),
@@ -180,6 +176,59 @@ def test_utf8_bom_before_front_matter_is_stripped(tmp_path: Path) -> None:
 )
 def test_markdown_cleanup(markdown: str, expected: str) -> None:
     assert clean_markdown(markdown) == expected
+
+
+@pytest.mark.parametrize(
+    ("markdown", "expected"),
+    [
+        (
+            "![RAG pipeline: retriever feeds the generator](x.png)",
+            "RAG pipeline: retriever feeds the generator",
+        ),
+        (
+            "流程如下：![检索器把段落交给生成器](img/rag.png)。",
+            "流程如下：检索器把段落交给生成器。",
+        ),
+        ("Badge [![build status](b.svg)](https://ci) here.", "Badge build status here."),
+        ("Ref ![vector index layout][fig1] here.", "Ref vector index layout here."),
+        ("Embed ![[diagram.png|HNSW layers, top to bottom]].", "Embed HNSW layers, top to bottom."),
+        ("Html <img src='a.png' alt='知识蒸馏：教师与学生'>.", "Html 知识蒸馏：教师与学生."),
+        ('Html <img alt="Q &amp; A flow" src=a.png>.', "Html Q & A flow."),
+        # Alone on its line, alt text that starts with "#" must not become a heading.
+        ("![# of users per day](chart.png)\nText.", " # of users per day\nText."),
+    ],
+)
+def test_descriptive_alt_text_is_kept_as_text(markdown: str, expected: str) -> None:
+    assert clean_markdown(markdown) == expected
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        "![](x.png)",
+        "![image](x.png)",
+        "![IMG](x.png)",
+        "![Screenshot](x.png)",
+        "![screenshot 2](x.png)",
+        "![image-20230405123456789](x.png)",
+        "![Pasted image 20230405](x.png)",
+        "![图片](x.png)",
+        "![截图1](x.png)",
+        "![圖片](x.png)",
+        "![foo.png](foo.png)",
+        "![Screenshot 2023-04-05 at 10.00.00.png](s.png)",
+        "![123](x.png)",
+        "![2023-04-05](x.png)",
+        "![logo][1]",
+        "![[diagram.png]]",
+        "![[diagram.png|100x145]]",
+        "<img src='a.png'>",
+        "<img src='a.png' alt=''>",
+        "<img src='a.png' alt=图片>",
+    ],
+)
+def test_placeholder_alt_text_is_dropped(image: str) -> None:
+    assert clean_markdown(f"Before {image} after.") == "Before  after."
 
 
 @pytest.mark.parametrize(
