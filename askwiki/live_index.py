@@ -9,7 +9,8 @@ from pathlib import Path
 from askwiki.embedding.embedder import Embedder
 from askwiki.errors import AskwikiError, IndexNotFoundError
 from askwiki.retrieval import Reranker, Retriever
-from askwiki.retrieval_options import RetrievalOptions
+from askwiki.retrieval_options import RetrievalOptions, retrieval_options
+from askwiki.settings import Settings
 from askwiki.store.index import WikiIndex, open_index
 from askwiki.store.layout import current_version
 from askwiki.store.manifest import check_same_model
@@ -98,3 +99,19 @@ class LiveIndex:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+
+
+def serve_live_index(settings: Settings, embedder: Embedder) -> LiveIndex:
+    """The live index ``settings`` name, loaded and polled for new versions.
+
+    A missing or damaged index does not stop a server: ``last_error`` says why (readiness,
+    tool errors) and the poller picks up a first ingest.
+    """
+    live = LiveIndex(settings.index_path, embedder, retrieval_options(settings))
+    try:
+        live.load()
+    except AskwikiError as exc:
+        live.last_error = str(exc)
+        logger.error("%s", exc)
+    live.start_polling(settings.index_poll_s)
+    return live

@@ -15,14 +15,11 @@ from askwiki.bilingual_dictionary import read_in_background
 from askwiki.database import database_kind
 from askwiki.database.rollout import VersionListener
 from askwiki.embedding.embedder import Embedder, load_embedder
-from askwiki.errors import AskwikiError
-from askwiki.live_index import LiveIndex
+from askwiki.live_index import LiveIndex, serve_live_index
 from askwiki.llm.base import LLMBackend
-from askwiki.questions import QuestionDesk, open_question_store
-from askwiki.questions.desk import RELATED_RECENT, RELATED_SIMILAR
+from askwiki.questions import build_question_desk, open_question_store
 from askwiki.questions.editors import Editors
 from askwiki.questions.retention import RetentionSchedule
-from askwiki.retrieval_options import retrieval_options
 from askwiki.server.admin import questions as admin_questions
 from askwiki.server.admin import routes as admin
 from askwiki.server.admin import web as admin_web
@@ -83,14 +80,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         model = embedder or load_embedder(settings, defer=False)
-        live = LiveIndex(settings.index_path, model, retrieval_options(settings))
-        try:
-            live.load()
-        except AskwikiError as exc:
-            # Serve anyway: /api/ready says why, and the poller picks up a first ingest.
-            live.last_error = str(exc)
-            logger.error("%s", exc)
-        live.start_polling(settings.index_poll_s)
+        live = serve_live_index(settings, model)
         if settings.cross_language and settings.bilingual_dictionary:
             read_in_background()  # 2-8 s: not in the first reader's question
         listener = _listen_for_versions(settings, live)
@@ -102,18 +92,8 @@ def create_app(
         )
         app.state.questions = open_question_store(settings)
         # Every endpoint that answers goes through the desk: cache, log, related.
-        app.state.answers = QuestionDesk(
-            app.state.service,
-            app.state.questions,
-            model,
-            live,
-            cache_similarity=settings.cache_similarity,
-            base_url=settings.public_url or "",
-            observer=app.state.metrics,
-            log_questions=settings.log_questions,
-            # Not public: no reader sees another's question, "Others are asking" included.
-            related_similar=RELATED_SIMILAR if settings.public_questions else 0,
-            related_recent=RELATED_RECENT if settings.public_questions else 0,
+        app.state.answers = build_question_desk(
+            settings, app.state.service, app.state.questions, model, live, app.state.metrics
         )
         app.state.editors = Editors(app.state.questions, live)
         app.state.retention = RetentionSchedule(

@@ -12,11 +12,9 @@ from collections.abc import Callable
 
 from askwiki.answering.service import AnswerService
 from askwiki.embedding.embedder import Embedder, load_embedder
-from askwiki.errors import AskwikiError
-from askwiki.live_index import LiveIndex
+from askwiki.live_index import serve_live_index
 from askwiki.llm.base import LLMBackend
-from askwiki.questions import QuestionDesk, open_question_store
-from askwiki.retrieval_options import retrieval_options
+from askwiki.questions import build_question_desk, open_question_store
 from askwiki.server.app import default_llm_factory
 from askwiki.server.mcp.tools import WikiAccess, build_mcp_server
 from askwiki.settings import Settings
@@ -32,23 +30,10 @@ def serve_stdio(
 ) -> None:
     """Serve MCP on this process's stdin/stdout until the client closes them."""
     model = embedder or load_embedder(settings)
-    live = LiveIndex(settings.index_path, model, retrieval_options(settings))
-    try:
-        live.load()
-    except AskwikiError as exc:
-        live.last_error = str(exc)
-        logger.error("%s", exc)
-    live.start_polling(settings.index_poll_s)
+    live = serve_live_index(settings, model)
     service = AnswerService(settings, live, model, llm_factory or default_llm_factory(settings))
     store = open_question_store(settings)
-    desk = QuestionDesk(
-        service,
-        store,
-        model,
-        live,
-        cache_similarity=settings.cache_similarity,
-        base_url=settings.public_url or "",
-    )
+    desk = build_question_desk(settings, service, store, model, live)
     access = WikiAccess(settings, live, desk)
     server = build_mcp_server(lambda: access)
     logger.info("MCP server on stdio, index %s", settings.index_path)
