@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 
 from fastapi import FastAPI
@@ -23,6 +22,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from askwiki.ingest.loaders.files import format_size
+from askwiki.server.asgi import header, send_json
 from askwiki.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         limit, setting = self.default
-        if _header(scope, b"content-type").lower().startswith(b"multipart/form-data"):
+        if header(scope, b"content-type").lower().startswith(b"multipart/form-data"):
             limit, setting = self.uploads.get((scope["method"], scope["path"]), self.default)
         detail = f"Request body larger than {format_size(limit)}; the limit is {setting}"
         declared = _content_length(scope)
@@ -121,31 +121,16 @@ async def _drain(receive: Receive) -> None:
         await asyncio.wait_for(read_rest(), DRAIN_TIMEOUT_S)
 
 
-def _header(scope: Scope, wanted: bytes) -> bytes:
-    return next((value for name, value in scope.get("headers", []) if name == wanted), b"")
-
-
 def _content_length(scope: Scope) -> int | None:
     try:
-        return int(_header(scope, b"content-length"))
+        return int(header(scope, b"content-length"))
     except ValueError:
         return None
 
 
 async def _too_large(send: Send, detail: str, limit: int) -> None:
-    body = json.dumps({"error": "too_large", "detail": detail, "limit_bytes": limit}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"connection", b"close"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    payload = {"error": "too_large", "detail": detail, "limit_bytes": limit}
+    await send_json(send, 413, payload, headers=[(b"connection", b"close")])
 
 
 def install_body_limit(app: FastAPI, settings: Settings) -> None:

@@ -10,7 +10,6 @@ capped, so memory stays bounded whatever the traffic.
 from __future__ import annotations
 
 import inspect
-import json
 import logging
 import math
 import re
@@ -24,6 +23,7 @@ from typing import Protocol
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from askwiki.server.asgi import header, send_json, send_response
 from askwiki.server.metrics import ROUTE_KEY, Metrics
 from askwiki.settings import Settings
 
@@ -153,10 +153,8 @@ def client_ip(scope: Scope, trusted_hops: int) -> str:
 
 
 def _session(scope: Scope) -> str | None:
-    for name, value in scope.get("headers", []):
-        if name == SESSION_HEADER:
-            return value.decode("ascii") if _SESSION_ID.match(value) else None
-    return None
+    value = header(scope, SESSION_HEADER)
+    return value.decode("ascii") if _SESSION_ID.match(value) else None
 
 
 class Limiter(Protocol):
@@ -226,30 +224,16 @@ class RateLimitMiddleware:
 
 def _accepts_html(scope: Scope) -> bool:
     """A browser navigation (the HTML ask form or an ``/ask?q=`` link), not an API client."""
-    accept = next((v for k, v in scope.get("headers", []) if k == b"accept"), b"")
-    return b"text/html" in accept
+    return b"text/html" in header(scope, b"accept")
 
 
 async def _unavailable(send: Send) -> None:
-    body = json.dumps(
-        {
-            "error": "rate_limit_unavailable",
-            "detail": "Rate limits cannot be checked (Redis is unreachable); retry shortly.",
-            "backend": "redis",
-        }
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 503,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"retry-after", b"1"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    payload = {
+        "error": "rate_limit_unavailable",
+        "detail": "Rate limits cannot be checked (Redis is unreachable); retry shortly.",
+        "backend": "redis",
+    }
+    await send_json(send, 503, payload, headers=[(b"retry-after", b"1")])
 
 
 async def _too_many(
@@ -257,28 +241,18 @@ async def _too_many(
 ) -> None:
     english, chinese = refusal
     detail = f"{english}; retry in {retry_after} s."
+    headers = [(b"retry-after", str(retry_after).encode())]
     if wants_html:
         body = (
             f'<!doctype html><meta charset="utf-8"><title>429 {english}</title>'
             f"<p>{detail}</p><p>{chinese}，请 {retry_after} 秒后重试。</p>"
         ).encode()
-        content_type = b"text/html; charset=utf-8"
+        await send_response(
+            send, 429, body, content_type=b"text/html; charset=utf-8", headers=headers
+        )
     else:
         payload = {"error": "rate_limited", "detail": detail, "retry_after": retry_after}
-        body = json.dumps(payload).encode()
-        content_type = b"application/json"
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 429,
-            "headers": [
-                (b"content-type", content_type),
-                (b"content-length", str(len(body)).encode()),
-                (b"retry-after", str(retry_after).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+        await send_json(send, 429, payload, headers)
 
 
 def ask_budget(settings: Settings) -> Budget | None:

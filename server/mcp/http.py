@@ -10,7 +10,6 @@ around ``ASKWIKI_RATE_LIMIT_PER_MINUTE`` by switching endpoints.
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import math
 from collections.abc import AsyncIterator
@@ -26,6 +25,7 @@ from starlette.requests import Request
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from askwiki.server.asgi import header, send_json
 from askwiki.server.mcp.tools import Admit, ToolKind, WikiAccess, build_mcp_server
 from askwiki.server.ratelimit import RateLimiter, ask_budget, client_ip, search_budget
 from askwiki.settings import Settings
@@ -149,20 +149,10 @@ class McpEndpoint:
 
 
 def _bearer(scope: Scope) -> bytes:
-    for name, value in scope.get("headers", []):
-        if name == b"authorization":
-            scheme, _, credentials = value.partition(b" ")
-            return credentials.strip() if scheme.lower() == b"bearer" else b""
-    return b""
+    scheme, _, credentials = header(scope, b"authorization").partition(b" ")
+    return credentials.strip() if scheme.lower() == b"bearer" else b""
 
 
 async def _refuse(send: Send, status: int, error: str, detail: str) -> None:
-    body = json.dumps({"error": error, "detail": detail}).encode()
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-    ]
-    if status == 401:
-        headers.append((b"www-authenticate", b"Bearer"))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    challenge = [(b"www-authenticate", b"Bearer")] if status == 401 else []
+    await send_json(send, status, {"error": error, "detail": detail}, challenge)
