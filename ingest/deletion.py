@@ -6,10 +6,10 @@ from collections.abc import Sequence
 
 from askwiki.embedding.embedder import Embedder
 from askwiki.errors import IndexWriteError
+from askwiki.ingest.pipeline import open_writer
 from askwiki.ingest.rollout import announce_published
 from askwiki.settings import Settings
-from askwiki.store.manifest import ChunkingInfo, Manifest
-from askwiki.store.writer import IndexWriter
+from askwiki.store.manifest import Manifest
 
 
 def delete_documents(
@@ -21,13 +21,7 @@ def delete_documents(
     stored source of the first one. Uses the live version's chunking, so the new
     manifest describes its chunks truthfully whatever the settings say now.
     """
-    with IndexWriter(
-        settings.index_path,
-        embedder.info,
-        ChunkingInfo(settings.chunk_tokens, settings.chunk_overlap_tokens),
-        settings.faiss_hnsw_threshold,
-        settings.keep_versions,
-    ) as writer:
+    with open_writer(settings, embedder) as writer:
         if writer.previous is not None:
             writer.chunking = writer.previous.manifest.chunking
         existing = writer.existing_documents()
