@@ -25,11 +25,10 @@ from typing import Any
 import pytest
 import uvicorn
 
-from askwiki.server.app import create_app
-from askwiki.settings import Settings
 from askwiki.testing.fake_embedder import fake_embedder
 from askwiki.testing.fake_llm import FakeLLM
 from tests.support.index_builder import WIKI_PAGES, build_index
+from tests.support.wiki_app import LORA_ANSWER, wiki_app
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "test-output"
@@ -89,16 +88,8 @@ def browser_app(tmp_path: Path) -> AppFactory:
     build_index(tmp_path / "indexes" / "default", WIKI_PAGES, embedder)
 
     def make(llm: FakeLLM | None = None, **overrides: Any) -> Any:
-        values: dict[str, Any] = {
-            "index_dir": tmp_path / "indexes",
-            "data_dir": tmp_path / "data",
-            "min_dense_score": -1.0,
-            "index_poll_s": 0.5,
-        }
-        values.update(overrides)
-        settings = Settings(_env_file=None, **values)  # type: ignore[call-arg]
-        backend = llm or FakeLLM(["LoRA was introduced by Hu et al. in 2021 [1]."], delay_s=0.03)
-        return create_app(settings, embedder=embedder, llm_factory=lambda: backend)
+        backend = llm or FakeLLM([LORA_ANSWER], delay_s=0.03)
+        return wiki_app(tmp_path, embedder, backend, **{"index_poll_s": 0.5, **overrides})
 
     return make
 

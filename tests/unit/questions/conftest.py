@@ -14,11 +14,10 @@ from fastapi.testclient import TestClient
 from askwiki.answering.types import Answer, Source
 from askwiki.embedding.embedder import Embedder
 from askwiki.questions import SQLQuestionStore
-from askwiki.server.app import create_app
-from askwiki.settings import Settings
 from askwiki.testing.fake_embedder import FakeSentenceModel
 from askwiki.testing.fake_llm import FakeLLM
 from tests.support.index_builder import WIKI_PAGES, build_index
+from tests.support.wiki_app import wiki_app
 
 DIMENSION = 32
 
@@ -111,19 +110,8 @@ def client(tmp_path: Path, steered: SteeredModel) -> Iterator[Client]:
     opened: list[TestClient] = []
 
     def make(llm: FakeLLM | None = None, **overrides: Any) -> TestClient:
-        values: dict[str, Any] = {
-            "index_dir": tmp_path / "indexes",
-            "data_dir": tmp_path / "data",
-            "min_dense_score": -1.0,
-            "index_poll_s": 0.2,
-            "rate_limit_per_minute": 0,
-        }
-        values.update(overrides)
-        settings = Settings(_env_file=None, **values)  # type: ignore[call-arg]
-        backend = llm or FakeLLM(["LoRA was introduced by Hu et al. in 2021 [1]."])
-        test_client = TestClient(
-            create_app(settings, embedder=embedder, llm_factory=lambda: backend)
-        )
+        defaults = {"index_poll_s": 0.2, "rate_limit_per_minute": 0}
+        test_client = TestClient(wiki_app(tmp_path, embedder, llm, **{**defaults, **overrides}))
         test_client.__enter__()
         opened.append(test_client)
         return test_client

@@ -6,34 +6,10 @@ import pytest
 
 from askwiki.testing.fake_llm import FakeLLM
 from tests.unit.questions.conftest import Client, SteeredModel, unit
+from tests.unit.server.test_ask_api import ANSWER_KEYS
 
-STORED_KEYS = {
-    "unsupported_removed",
-    "id",
-    "question",
-    "answer",
-    "language",
-    "sources",
-    "created_at",
-    "model",
-    "timings",
-    "status",
-    "generated",
-    "standalone_question",
-    "index_version",
-    "corrections",
-    "cached",
-    "cached_from",
-    "curated",
-    "reviewed_by",
-    "related",
-    "closest",
-    "asked_at",
-    "url",
-    "error",
-    "up",
-    "down",
-}
+# What the log adds to the answer /api/ask returned.
+STORED_KEYS = ANSWER_KEYS | {"asked_at", "url", "error", "up", "down"}
 
 
 def test_stored_answer_is_the_ask_answer_plus_log_fields(client: Client) -> None:

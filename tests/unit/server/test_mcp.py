@@ -20,13 +20,12 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
 from mcp_types import CallToolResult, TextContent, TextResourceContents
 
-from askwiki.server.app import create_app
-from askwiki.settings import Settings
 from askwiki.testing.fake_embedder import fake_embedder
 from askwiki.testing.fake_llm import FakeLLM
 from tests.support.async_run import run_async
 from tests.support.index_builder import WIKI_PAGES, build_index, page
 from tests.support.live_server import serve_in_thread
+from tests.support.wiki_app import wiki_app
 
 LONG_PAGE = page(
     "guides/long.md",
@@ -46,18 +45,10 @@ def serve(tmp_path: Path) -> Serve:
 
     @contextmanager
     def start(llm: FakeLLM | None = None, **overrides: Any) -> Iterator[str]:
-        values: dict[str, Any] = {
-            "index_dir": tmp_path / "indexes",
-            "data_dir": tmp_path / "data",
-            "min_dense_score": -1.0,
-            "mcp": True,
-        }
-        values.update(overrides)
-        settings = Settings(_env_file=None, **values)  # type: ignore[call-arg]
-        backend = llm or FakeLLM(["LoRA was introduced by Hu et al. in 2021 [1]."])
-        app = create_app(settings, embedder=embedder, llm_factory=lambda: backend)
-        with serve_in_thread(app) as base_url:
-            yield base_url
+        with serve_in_thread(
+            wiki_app(tmp_path, embedder, llm, **{"mcp": True, **overrides})
+        ) as url:
+            yield url
 
     return start
 

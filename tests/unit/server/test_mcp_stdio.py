@@ -16,10 +16,10 @@ import pytest
 from askwiki.answering.types import Answer
 from askwiki.server.mcp import stdio
 from askwiki.server.mcp.tools import WikiAccess
-from askwiki.settings import Settings
 from askwiki.testing.fake_embedder import fake_embedder
 from askwiki.testing.fake_llm import FakeLLM
 from tests.support.index_builder import WIKI_PAGES, build_index
+from tests.support.wiki_app import LORA_ANSWER, wiki_settings
 
 QUESTIONS = ("Who introduced LoRA? zebrafish-marker-phrase", "What is LoRA rank?")
 
@@ -29,13 +29,7 @@ def ask_over_stdio(
 ) -> list[Answer]:
     embedder = fake_embedder()
     build_index(tmp_path / "indexes" / "default", WIKI_PAGES, embedder)
-    settings = Settings(  # type: ignore[call-arg]
-        _env_file=None,
-        index_dir=tmp_path / "indexes",
-        data_dir=tmp_path / "data",
-        min_dense_score=-1.0,
-        **overrides,
-    )
+    settings = wiki_settings(tmp_path, **overrides)
     answers: list[Answer] = []
 
     class AskingServer:
@@ -46,7 +40,7 @@ def ask_over_stdio(
             answers.extend(self.access().desk.ask(q) for q in QUESTIONS)
 
     monkeypatch.setattr(stdio, "build_mcp_server", AskingServer)
-    llm = FakeLLM(["LoRA was introduced by Hu et al. in 2021 [1]."] * len(QUESTIONS))
+    llm = FakeLLM([LORA_ANSWER] * len(QUESTIONS))
     stdio.serve_stdio(settings, embedder=embedder, llm_factory=lambda: llm)
     return answers
 
