@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
 from askwiki.store.layout import version_path
 from askwiki.testing.fake_embedder import fake_embedder
@@ -46,14 +48,7 @@ def test_damaged_newest_version_is_refused_and_the_previous_one_served(
     assert client.post("/api/ask", json={"question": "Who introduced LoRA?"}).status_code == 200
 
     # The next good version (an admin upload) replaces both.
-    job = wait_job(
-        client,
-        client.post(
-            "/api/admin/documents",
-            headers=AUTH,
-            files=[("files", ("wombat.md", b"# Wombat\n\nWombats dig burrows."))],
-        ).json()["job_id"],
-    )
+    job = _upload_a_page(client)
     assert job["status"] == "succeeded", job
     ready = client.get("/api/ready").json()["index"]
     assert ready["version"] == job["report"]["version"] and "detail" not in ready
@@ -81,12 +76,15 @@ def test_only_version_damaged_keeps_the_server_up_with_clear_503s(
         assert response.status_code == 503
         assert "re-run 'askwiki ingest'" in response.json()["detail"]
     # An incremental admin job cannot build on the damaged version: it fails and says why.
-    job = wait_job(
-        client,
-        client.post(
-            "/api/admin/documents",
-            headers=AUTH,
-            files=[("files", ("wombat.md", b"# Wombat\n\nWombats dig burrows."))],
-        ).json()["job_id"],
-    )
+    job = _upload_a_page(client)
     assert job["status"] == "failed" and "askwiki ingest" in job["error"]
+
+
+def _upload_a_page(client: TestClient) -> dict[str, Any]:
+    """Upload one new page through the admin API and wait for its job."""
+    accepted = client.post(
+        "/api/admin/documents",
+        headers=AUTH,
+        files=[("files", ("wombat.md", b"# Wombat\n\nWombats dig burrows."))],
+    )
+    return wait_job(client, accepted.json()["job_id"])
