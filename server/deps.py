@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 
 from askwiki.answering.service import AnswerService
@@ -74,3 +74,5 @@ QuestionsDep = Annotated[QuestionStore, Depends(_questions)]
 EditorsDep = Annotated[Editors, Depends(_editors)]
 # Asks that name the same request id are one ask (``QuestionDesk``): retries store nothing new.
 RequestIdDep = Annotated[str | None, Depends(_request_id)]
+# Every list's offset: a bound keeps it an integer every database takes (2**63 was a 500).
+OffsetQuery = Annotated[int, Query(ge=0, le=10_000_000)]

@@ -31,7 +31,7 @@ from askwiki.server.admin.schemas import (
     QuestionDeletedOut,
     QuestionPatchIn,
 )
-from askwiki.server.deps import AnswersDep, EditorsDep
+from askwiki.server.deps import AnswersDep, EditorsDep, OffsetQuery
 from askwiki.server.routes.questions import curate_url, stored_answer_json, summary_out
 from askwiki.server.schemas import ErrorOut, SourceOut, StoredAnswerOut
 
@@ -106,7 +106,7 @@ def list_questions(
         Query(description="'down': more thumbs-down than up; 'up': the reverse; 'any': voted."),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    offset: OffsetQuery = 0,
 ) -> AdminQuestionListOut:
     """Stored questions (one entry per distinct text), hidden ones included, newest first.
     Without `status`, failed asks are left out."""
@@ -199,7 +199,7 @@ def audit(
     _actor: ActorDep,
     editors: EditorsDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    offset: OffsetQuery = 0,
 ) -> AuditOut:
     """Every editor action, newest first: who (the token's name), what, on which question."""
     entries = editors.audit(limit, offset)

@@ -46,7 +46,7 @@ from askwiki.server.admin.schemas import (
     SyncIn,
 )
 from askwiki.server.admin.uploads import UploadFolders, page_file_name, write_page_file
-from askwiki.server.deps import LiveIndexDep, SettingsDep
+from askwiki.server.deps import LiveIndexDep, OffsetQuery, SettingsDep
 from askwiki.server.schemas import ErrorOut
 from askwiki.server.sync import SyncService
 from askwiki.settings import Settings
@@ -269,7 +269,7 @@ def list_documents(
     admin: AdminDep,
     live_index: LiveIndexDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    offset: OffsetQuery = 0,
 ) -> DocumentListOut:
     """Documents of the served index version, by id: title, url, chunk count, content hash."""
     index = live_index.retriever().index

@@ -37,7 +37,7 @@ from askwiki.server.admin.session import (
     set_login_csrf,
     start_session,
 )
-from askwiki.server.deps import SettingsDep
+from askwiki.server.deps import OffsetQuery, SettingsDep
 from askwiki.server.i18n import pick_language, translator
 from askwiki.server.render import render_answer
 from askwiki.server.routes.pages import PAGE_HEADERS, LangQuery, templates
@@ -189,7 +189,7 @@ def questions_page(
     status: Annotated[str, Query(max_length=20)] = "",
     votes: Annotated[str, Query(max_length=10)] = "",
     hidden: Annotated[str, Query(max_length=1)] = "",
-    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    offset: OffsetQuery = 0,
     lang: LangQuery = None,
 ) -> HTMLResponse:
     """Sign-in form, or the stored questions with search and filters."""
@@ -357,7 +357,7 @@ def gaps_page(request: Request, lang: LangQuery = None) -> HTMLResponse:
 @router.get("/admin/audit", response_class=HTMLResponse)
 def audit_page(
     request: Request,
-    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    offset: OffsetQuery = 0,
     lang: LangQuery = None,
 ) -> HTMLResponse:
     """Every editor action, newest first."""

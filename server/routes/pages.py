@@ -36,7 +36,7 @@ from askwiki.questions.editors import visible_record
 from askwiki.questions.public import public_gap, public_record, public_summary
 from askwiki.questions.text import answer_snippet, question_path
 from askwiki.server.admin.routes import require_gaps_access
-from askwiki.server.deps import AnswersDep, QuestionsDep, RequestIdDep, SettingsDep
+from askwiki.server.deps import AnswersDep, OffsetQuery, QuestionsDep, RequestIdDep, SettingsDep
 from askwiki.server.i18n import pick_language, translator
 from askwiki.server.render import render_answer, safe_url, section_tail, short_date
 from askwiki.text import Language
@@ -319,7 +319,7 @@ def questions_page(
     store: QuestionsDep,
     settings: SettingsDep,
     q: Annotated[str, Query(max_length=200)] = "",
-    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    offset: OffsetQuery = 0,
     lang: LangQuery = None,
 ) -> HTMLResponse:
     """Past questions, newest first, with search."""

@@ -20,7 +20,7 @@ from askwiki.questions.editors import visible_record
 from askwiki.questions.gaps import GAP_SIMILARITY
 from askwiki.questions.public import public_gap, public_record, public_summary
 from askwiki.server.admin.routes import require_gaps_access
-from askwiki.server.deps import AnswersDep, QuestionsDep, SettingsDep
+from askwiki.server.deps import AnswersDep, OffsetQuery, QuestionsDep, SettingsDep
 from askwiki.server.routes.ask import answer_json
 from askwiki.server.schemas import (
     ErrorOut,
@@ -105,7 +105,7 @@ def list_questions(
     q: Annotated[str, Query(max_length=200, description="Text to look for.")] = "",
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     # Bounded: SQLite integers are 64-bit, a larger offset was a 500 (found by fuzzing).
-    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    offset: OffsetQuery = 0,
 ) -> QuestionListOut:
     """Past questions (one entry per distinct question), newest first; `q` searches them.
 
