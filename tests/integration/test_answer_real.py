@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,44 +18,15 @@ import openai
 import pytest
 
 from askwiki.embedding.embedder import Embedder
-from askwiki.llm.base import ChatMessage, HealthReport, LLMBackend
 from askwiki.llm.embedded import EmbeddedBackend
 from askwiki.server.app import create_app
 from askwiki.settings import Settings
 from tests.support.live_server import serve_in_thread
 from tests.support.ollama_facade import OllamaFacade
+from tests.support.shared_llm import SharedLLM
 
 pytestmark = [pytest.mark.integration, pytest.mark.llm]
 CJK = re.compile(r"[\u4e00-\u9fff]")
-
-
-class SharedLLM:
-    """The session's model, shared: the app may 'close' it without stopping it."""
-
-    def __init__(self, backend: LLMBackend) -> None:
-        self._backend = backend
-        self.name, self.model, self.context_tokens = (
-            backend.name,
-            backend.model,
-            backend.context_tokens,
-        )
-
-    def stream_chat(
-        self, messages: Sequence[ChatMessage], *, max_tokens: int, temperature: float
-    ) -> Iterator[str]:
-        return self._backend.stream_chat(messages, max_tokens=max_tokens, temperature=temperature)
-
-    def chat(self, messages: Sequence[ChatMessage], *, max_tokens: int, temperature: float) -> str:
-        return self._backend.chat(messages, max_tokens=max_tokens, temperature=temperature)
-
-    def count_tokens(self, text: str) -> int:
-        return self._backend.count_tokens(text)
-
-    def health(self) -> HealthReport:
-        return self._backend.health()
-
-    def close(self) -> None:
-        pass
 
 
 def app_settings(example_index: Settings, tmp_path: Path, **overrides: Any) -> Settings:

@@ -24,9 +24,10 @@ from askwiki.llm.embedded import EmbeddedBackend
 from askwiki.server.app import create_app
 from askwiki.settings import Settings
 from tests.conftest import ROOT
-from tests.integration.test_answer_real import SharedLLM, app_settings
+from tests.integration.test_answer_real import app_settings
 from tests.support.async_run import run_async
 from tests.support.live_server import serve_in_thread
+from tests.support.shared_llm import SharedLLM
 
 pytestmark = pytest.mark.integration
 

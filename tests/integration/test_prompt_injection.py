@@ -14,11 +14,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from askwiki.embedding.embedder import Embedder
-from askwiki.llm.base import ChatMessage, HealthReport, LLMBackend
+from askwiki.llm.base import ChatMessage, LLMBackend
 from askwiki.llm.embedded import EmbeddedBackend
 from askwiki.server.app import create_app
 from askwiki.settings import Settings
 from tests.support.index_builder import build_index, page
+from tests.support.shared_llm import SharedLLM
 
 pytestmark = [pytest.mark.integration, pytest.mark.llm]
 
@@ -38,33 +39,22 @@ OTHERS = [
 ]
 
 
-class RecordingLLM:
-    """The session's shared model; records prompts and ignores the app's ``close``."""
+class RecordingLLM(SharedLLM):
+    """The session's shared model; records the prompts it is sent."""
 
     def __init__(self, backend: LLMBackend) -> None:
-        self._backend = backend
-        self.name, self.model = backend.name, backend.model
-        self.context_tokens = backend.context_tokens
+        super().__init__(backend)
         self.prompts: list[list[ChatMessage]] = []
 
     def stream_chat(
         self, messages: Sequence[ChatMessage], *, max_tokens: int, temperature: float
     ) -> Iterator[str]:
         self.prompts.append(list(messages))
-        return self._backend.stream_chat(messages, max_tokens=max_tokens, temperature=temperature)
+        return super().stream_chat(messages, max_tokens=max_tokens, temperature=temperature)
 
     def chat(self, messages: Sequence[ChatMessage], *, max_tokens: int, temperature: float) -> str:
         self.prompts.append(list(messages))
-        return self._backend.chat(messages, max_tokens=max_tokens, temperature=temperature)
-
-    def count_tokens(self, text: str) -> int:
-        return self._backend.count_tokens(text)
-
-    def health(self) -> HealthReport:
-        return self._backend.health()
-
-    def close(self) -> None:
-        pass
+        return super().chat(messages, max_tokens=max_tokens, temperature=temperature)
 
 
 def test_injected_instruction_in_a_page_is_treated_as_data(
