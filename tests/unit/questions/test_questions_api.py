@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from askwiki.testing.fake_llm import FakeLLM
+from tests.support.answer_keys import ANSWER_KEYS
 from tests.unit.questions.conftest import Client, SteeredModel, unit
-from tests.unit.server.test_ask_api import ANSWER_KEYS
 
 # What the log adds to the answer /api/ask returned.
 STORED_KEYS = ANSWER_KEYS | {"asked_at", "url", "error", "up", "down"}

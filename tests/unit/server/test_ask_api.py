@@ -3,30 +3,9 @@ from __future__ import annotations
 import json
 
 from askwiki.testing.fake_llm import FakeLLM
+from tests.support.answer_keys import ANSWER_KEYS
 from tests.unit.server.conftest import ClientFactory
 
-ANSWER_KEYS = {
-    "id",
-    "question",
-    "answer",
-    "language",
-    "sources",
-    "created_at",
-    "model",
-    "timings",
-    "status",
-    "generated",
-    "standalone_question",
-    "index_version",
-    "corrections",
-    "unsupported_removed",
-    "cached",
-    "cached_from",
-    "curated",
-    "reviewed_by",
-    "related",
-    "closest",
-}
 SOURCE_KEYS = {
     "n",
     "id",
