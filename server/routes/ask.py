@@ -48,17 +48,20 @@ def event_payload(event: AnswerEvent) -> object:
             return answer_json(answer)
 
 
-def check_question(question: str, limit: int) -> None:
+def check_question(question: str, limit: int, loc: tuple[str, str] = ("body", "question")) -> None:
+    """A 422 for an empty question or one over ``ASKWIKI_MAX_QUESTION_CHARS``; ``loc`` names
+    where the request carried it."""
+    name = loc[-1]
     if not question.strip():
         raise RequestValidationError(
-            [{"loc": ("body", "question"), "msg": "question is empty", "type": "value_error"}]
+            [{"loc": loc, "msg": f"{name} is empty", "type": "value_error"}]
         )
     if len(question) > limit:
         raise RequestValidationError(
             [
                 {
-                    "loc": ("body", "question"),
-                    "msg": f"question has {len(question)} characters; the limit is {limit} (ASKWIKI_MAX_QUESTION_CHARS)",
+                    "loc": loc,
+                    "msg": f"{name} has {len(question)} characters; the limit is {limit} (ASKWIKI_MAX_QUESTION_CHARS)",
                     "type": "value_error",
                 }
             ]

@@ -7,7 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from askwiki.passages import Passage
-from askwiki.server.deps import LiveIndexDep
+from askwiki.server.deps import LiveIndexDep, SettingsDep
+from askwiki.server.routes.ask import check_question
 from askwiki.server.schemas import SearchHit, SearchResponse
 
 router = APIRouter(tags=["search"])
@@ -32,10 +33,12 @@ def search_hit(p: Passage) -> SearchHit:
 @router.get("/api/search", response_model=SearchResponse)
 def search(
     live_index: LiveIndexDep,
-    q: Annotated[str, Query(min_length=1, max_length=2000, description="Search text")],
+    settings: SettingsDep,
+    q: Annotated[str, Query(min_length=1, description="Search text")],
     k: Annotated[int, Query(ge=1, le=50, description="Number of results")] = 5,
 ) -> SearchResponse:
     """Hybrid (dense + BM25) search over the wiki; passages below the relevance floor are dropped."""
+    check_question(q, settings.max_question_chars, ("query", "q"))
     retriever = live_index.retriever()
     result = retriever.search(q, k)
     return SearchResponse(

@@ -161,6 +161,15 @@ def test_question_too_long_is_422(make_client: ClientFactory) -> None:
     assert "ASKWIKI_MAX_QUESTION_CHARS" in response.text
 
 
+def test_search_text_over_the_question_limit_is_422(make_client: ClientFactory) -> None:
+    client = make_client(max_question_chars=20)
+    response = client.get("/api/search", params={"q": "x" * 21})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["query", "q"]
+    assert "ASKWIKI_MAX_QUESTION_CHARS" in response.text
+    assert client.get("/api/search", params={"q": "x" * 20}).status_code == 200
+
+
 def test_malformed_json_is_422(make_client: ClientFactory) -> None:
     response = make_client().post(
         "/api/ask", content=b"{not json", headers={"Content-Type": "application/json"}
