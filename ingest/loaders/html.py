@@ -10,6 +10,7 @@ from bs4.element import NavigableString, PreformattedString, Tag
 
 from askwiki.documents import Document, DocumentPart
 from askwiki.errors import DocumentError
+from askwiki.ingest.loaders.alt_text import descriptive_alt
 from askwiki.ingest.loaders.files import escape_heading_lines, read_text
 from askwiki.ingest.loaders.markdown import drop_title_heading
 from askwiki.ingest.loaders.source import (
@@ -140,6 +141,11 @@ class _Renderer:
             self._heading(tag, HEADING_LEVELS[name])
         elif name == "br":
             self.lines.append([])
+        elif name == "img":
+            # As in Markdown (``alt_text``): a description is content, a placeholder noise.
+            alt = descriptive_alt(str(tag.get("alt") or ""))
+            if alt:
+                self.lines[-1].append(f" {alt} ")
         elif name == "pre":
             self._flush()
             text = tag.get_text().strip("\n")

@@ -129,6 +129,24 @@ def test_html_without_main_uses_body_and_single_article(tmp_path: Path) -> None:
     assert article.text == "Article text."
 
 
+@pytest.mark.parametrize(
+    ("alt", "kept"),
+    [
+        ("RAG pipeline: the retriever feeds the generator", True),
+        ("检索增强生成流程：检索器把段落交给生成模型", True),
+        ("image", False),
+        ("截图", False),
+        ("Screenshot 2", False),
+        ("diagram-final.png", False),
+        ("", False),
+    ],
+)
+def test_html_keeps_descriptive_image_alt_text(tmp_path: Path, alt: str, kept: bool) -> None:
+    html = f'<main><p>Before <img src="x.png" alt="{alt}"> after.</p></main>'
+    text = load_html(tmp_path, html).text
+    assert text == (f"Before {alt} after." if kept else "Before after.")
+
+
 def test_html_nested_lists_keep_their_items(tmp_path: Path) -> None:
     html = "<ul><li>Parent<ul><li>Child</li></ul></li><li><p>Para item</p></li></ul>"
     assert load_html(tmp_path, html).text == "- Parent\n  - Child\n- Para item"
