@@ -139,7 +139,7 @@ QUESTION_WORD = re.compile(
     r"什么|^(?:哪|几|多少|多久|多长|多大|多高|多远|多重|谁|怎|为何|何时|何地|何处|何人|何种|是否|时候$)"
 )
 # Changes whenever what collect() records changes, so that older caches are not reused.
-FEATURES_VERSION = "absent+crosslingual+pages+translated+page-keys+sections+elsewhere-6"
+FEATURES_VERSION = "absent+crosslingual+pages+translated+page-keys+sections+elsewhere+reader-7"
 TRANSLATIONS_FILE = "floor-translations.json"
 
 
@@ -332,6 +332,10 @@ def collect(args: argparse.Namespace) -> list[dict[str, object]]:
             for corpus, crossing, translated, text, searched_vector in searches:
                 retriever = retrievers[corpus, crossing]
                 own_keywords = list(dict.fromkeys(keyword_tokens(text)))
+                # Searched with the translation: the reader's own words, for the rule that
+                # also judges a passage on them (RetrievalOptions.translated_reader_words).
+                reader = list(dict.fromkeys(keyword_tokens(question.question)))
+                reader = reader if text != question.question else []
                 language = detect_language(text)
                 # With cross-language on, glossary translations count in the coverage.
                 keywords = sorted(set(retriever.terms.keywords(text)))
@@ -369,6 +373,7 @@ def collect(args: argparse.Namespace) -> list[dict[str, object]]:
                             ),
                             "chunks": counter.chunks - counter.removed_chunks(gone),
                             "terms": counter.counts(keywords, gone),
+                            "reader_terms": counter.counts(reader, gone) if reader else {},
                             "passages": [
                                 [
                                     round(retriever.floor.cosine(p, language), 4),
@@ -388,6 +393,7 @@ def collect(args: argparse.Namespace) -> list[dict[str, object]]:
                                     p.chunk.doc_id,
                                     page_key(p.chunk),
                                     p.chunk.section,
+                                    sorted(set(reader) & set(keyword_tokens(p.chunk.search_text))),
                                 ]
                                 for p in passages
                             ],
@@ -478,6 +484,9 @@ class Features:
     coverage: npt.NDArray[np.float64]  # plain keyword coverage
     weighted: npt.NDArray[np.float64]  # IDF-weighted coverage
     gold: npt.NDArray[np.bool_]
+    # IDF-weighted coverage of the reader's own words, for a passage judged against the
+    # question's translation (0 for the others).
+    reader: npt.NDArray[np.float64]
 
 
 def question_half(question: str) -> str:
@@ -536,12 +545,19 @@ def features(rows: list[dict[str, object]]) -> Features:
     row_group, row_goal, row_crossing, row_absent = [], [], [], []
     row_translated = []
     passage_row, cos, coverage, weighted, gold, lift, key, same = [], [], [], [], [], [], [], []
+    reader: list[float] = []
     page_lift: list[float] = []
     section_lift: list[float] = []
     chapter_lift: list[float] = []
     for n, row in enumerate(rows):
         counts: dict[str, int] = row["terms"]  # type: ignore[assignment]
         terms = term_weights(list(counts), lambda t, c=counts: c, int(row["chunks"]))  # type: ignore[misc, call-overload]
+        reader_counts: dict[str, int] = row.get("reader_terms") or {}  # type: ignore[assignment]
+        reader_terms = term_weights(
+            list(reader_counts),
+            lambda t, c=reader_counts: c,  # type: ignore[misc]
+            int(row["chunks"]),  # type: ignore[call-overload]
+        )
         row_group.append(index[group_of(row)])
         row_goal.append(row["kind"] in ("present", "cross-language"))
         row_crossing.append(bool(row["crossing"]))
@@ -561,7 +577,8 @@ def features(rows: list[dict[str, object]]) -> Features:
         chapter_lift += page_standout(
             cosines, {i: heading_group(p, 1) for i, p in enumerate(passages)}
         ).values()
-        for score, found, is_gold, *_ in passages:
+        for score, found, is_gold, *rest in passages:
+            reader.append(reader_terms.coverage(rest[3]) if len(rest) > 3 else 0.0)
             passage_row.append(n)
             key.append(key_coverage(terms, key_terms, found))
             same.append(same_language)
@@ -587,6 +604,7 @@ def features(rows: list[dict[str, object]]) -> Features:
         np.asarray(coverage),
         np.asarray(weighted),
         np.asarray(gold, dtype=bool),
+        np.asarray(reader),
     )
 
 
@@ -615,6 +633,8 @@ class Floor:
     translated_lead_cos: float = -1.0
     translated_absent: bool = True
     translated_hybrid: float | None = None
+    # The translated form's passage also passes the hybrid rule on the reader's own words.
+    translated_reader_words: bool = False
 
 
 def score(
@@ -643,6 +663,8 @@ def score(
             & np.isfinite(f.page_standout)  # all candidates one page: nothing led
             & (f.cos >= floor.translated_lead_cos)
         )
+    if floor.translated_reader_words:
+        passes |= translated_form & (f.cos + floor.weight * f.reader >= floor.hybrid)
     absent_ok = f.row_absent[f.passage_row] <= floor.max_absent
     if not floor.translated_absent:
         absent_ok |= translated_form
@@ -718,6 +740,8 @@ def translated_label(floor: Floor) -> str:
         if floor.translated_lead_cos > -1:
             lead += f" with cos >= {floor.translated_lead_cos:.2f}"
         parts.append(lead)
+    if floor.translated_reader_words:
+        parts.append("or hybrid on the reader's words")
     if not floor.translated_absent:
         parts.append("no absent-word check")
     label = floor.name.split("; translated form")[0]
@@ -885,6 +909,7 @@ def main() -> None:
             before,
             replace(before, translated_lead=0.03),
             replace(default_floor, translated_absent=False),
+            replace(default_floor, translated_reader_words=True),
         )
     )
     shown: list[tuple[str, dict[str, float]]] = []

@@ -93,6 +93,19 @@ def test_the_translated_form_rule_passes_a_leading_page_judged_against_a_transla
     assert score(off, features(TRANSLATED), translated=True)["kept across xquad-zh->xquad-en"] == 0
 
 
+def test_the_reader_words_rule_passes_a_passage_holding_the_question_s_own_terms() -> None:
+    # "Why should chunks overlap?" against a Chinese page headed 重叠（overlap）: the
+    # translation's words miss it (cos 0.84, no coverage), the reader's are both there.
+    across = translated_row("cross-language", "xquad-en")
+    across["reader_terms"] = {"chunk": 3, "overlap": 1}
+    for passage in across["passages"]:  # type: ignore[attr-defined]
+        passage += ["", ["chunk", "overlap"] if passage[2] else []]  # section, reader's words
+    on = Floor("reader", 0.85, 0.25, 0.95, weighted=True, translated_reader_words=True)
+    assert score(on, features([across]), translated=True)["kept across xquad-zh->xquad-en"] == 1
+    off = replace(on, translated_reader_words=False)
+    assert score(off, features([across]), translated=True)["kept across xquad-zh->xquad-en"] == 0
+
+
 def handbook_row(kind: str, passages: list[tuple[float, bool, str, str]]) -> dict[str, object]:
     """A search of a wiki of long pages: passages as (cosine, gold, page, heading path)."""
     base = row(kind, [])
