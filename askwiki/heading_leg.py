@@ -19,8 +19,20 @@ be ordered among themselves by it), and the ranks are fused like the other legs'
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 
 from askwiki.language_legs import LanguageRanking
+from askwiki.text import keyword_tokens
+
+# Distinct heading paths kept tokenized: a page's chunks share a few, and every search of a
+# translated question tokenizes its candidates' (jieba and stemming were half its time).
+HEADING_CACHE = 8192
+
+
+@lru_cache(maxsize=HEADING_CACHE)
+def heading_tokens(section: str) -> frozenset[str]:
+    """The keyword tokens of a heading path (title › section › ...)."""
+    return frozenset(keyword_tokens(section))
 
 
 def heading_weights(

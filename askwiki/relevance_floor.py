@@ -60,7 +60,12 @@ class RelevanceFloor:
             logger.debug("Terms in no chunk: %s", ", ".join(sorted(terms.absent)))
             return []
         language = detect_language(query)
-        passing = [p for p in candidates if self._relevant(p, terms, language)]
+        # A passage in the translation's language may still write the reader's own words
+        # (重叠（overlap）): its coverage is the better of the two.
+        reader = None
+        if translated_from is not None and opts.translated_reader_words:
+            reader = self.terms.weights(translated_from)
+        passing = [p for p in candidates if self._relevant(p, terms, language, reader)]
         if translated_from is not None and opts.translated_page_lead > 0:
             kept = {p.row_id for p in passing}
             kept |= self._leading_pages(candidates, language, opts.translated_page_lead)
@@ -73,17 +78,28 @@ class RelevanceFloor:
             return passage.dense_score
         return passage.dense_score + self.index.languages.offset(language, passage.row_id)
 
-    def _relevant(self, passage: Passage, terms: TermWeights, language: Language) -> bool:
+    def _relevant(
+        self,
+        passage: Passage,
+        terms: TermWeights,
+        language: Language,
+        reader: TermWeights | None = None,
+    ) -> bool:
         """Similar enough alone, or similar and on-topic in words.
 
         A passage in the other language is judged on the same footing: its cosine gets the
         index's cross-language offset, and the question's keywords include their glossary
-        translations (names, numbers and Latin terms match as they are).
+        translations (names, numbers and Latin terms match as they are). ``reader`` are the
+        reader's own words when ``terms`` are the LLM translation's: the better coverage
+        counts.
         """
         dense = self.cosine(passage, language)
         if dense >= self.options.min_dense_score:
             return True  # skips the keyword tokenizing below
-        covered = terms.coverage(keyword_tokens(passage.chunk.search_text))
+        words = keyword_tokens(passage.chunk.search_text)
+        covered = terms.coverage(words)
+        if reader is not None:
+            covered = max(covered, reader.coverage(words))
         return passes_floor(self.options, dense, covered)
 
     def _leading_pages(

@@ -11,14 +11,21 @@ import numpy as np
 import numpy.typing as npt
 
 from askwiki.embedding.embedder import Embedder
-from askwiki.language_legs import QueryForm, rank_by_language
+from askwiki.evidence import term_weights
+from askwiki.heading_leg import (
+    fuse_heading_ranks,
+    heading_ranks,
+    heading_tokens,
+    heading_weights,
+)
+from askwiki.language_legs import LanguageRanking, QueryForm, rank_by_language
 from askwiki.passages import Passage, best_per_page, chunk_passage, merge_neighbours
 from askwiki.query_terms import QueryTerms
 from askwiki.relevance_floor import RelevanceFloor
 from askwiki.retrieval_options import RetrievalOptions
 from askwiki.store.dense import search_dense
 from askwiki.store.index import WikiIndex
-from askwiki.text import detect_language
+from askwiki.text import detect_language, keyword_tokens
 
 # Pages offered when nothing passes the floor: of the 45 GitLab Handbook questions the floor
 # refuses, 40 have the answer's page among these (bench/answers.py --retrieval-only).
@@ -161,6 +168,8 @@ class Retriever:
             (opts.dense_weight, opts.bm25_weight),
             opts.rrf_k,
         )
+        if opts.heading_weight > 0:
+            self._fuse_headings(forms, ranking)
         ranked = ranking.order[:limit]
         stored_chunks = self.index.docstore.chunks_by_rows(ranked)
         candidates: list[Passage] = []
@@ -186,6 +195,19 @@ class Retriever:
             translated_from = forms[0].text if i > 0 else None
             passing.update(p.row_id for p in floor.passing(form.text, own, translated_from))
         return candidates, [p for p in candidates if p.row_id in passing]
+
+    def _fuse_headings(self, forms: list[QueryForm], ranking: LanguageRanking) -> None:
+        """Fuse the heading leg (``heading_leg``) over the best ``candidates`` of ``ranking``:
+        both forms' keywords, weighted by rarity, against each passage's heading path."""
+        opts = self.options
+        pool = ranking.order[: opts.candidates]
+        stored = self.index.docstore.chunks_by_rows(pool)
+        keyword = self.index.keyword
+        words = [t for form in forms for t in keyword_tokens(form.text)]
+        terms = term_weights(words, keyword.document_frequency, len(keyword))
+        headings = {r: heading_tokens(stored[r].chunk.section) for r in pool if r in stored}
+        ranks = heading_ranks(heading_weights(terms.weights, headings))
+        fuse_heading_ranks(ranking, ranks, opts.heading_weight, opts.rrf_k)
 
     def candidates(self, query: str, vector: np.ndarray, limit: int) -> list[Passage]:
         """The ``limit`` best chunks by fused rank, before the relevance floor and merging."""

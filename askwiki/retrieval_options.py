@@ -34,6 +34,12 @@ class RetrievalOptions:
     translated_page_lead: float = 0.035
     # With cross_language: the question's keywords also get their CC-CEDICT translations.
     bilingual_dictionary: bool = False
+    # Searched with its translation, a passage is also ranked by the question's and the
+    # translation's words its headings hold, a leg of this weight (``heading_leg``; 0: off).
+    heading_weight: float = 1.0
+    # A passage judged against the translation also passes the hybrid rule on the reader's
+    # own words: pages in the other language write them in headings (重叠（overlap）).
+    translated_reader_words: bool = True
 
 
 def retrieval_options(settings: Settings) -> RetrievalOptions:

@@ -202,8 +202,12 @@ def translated_doc_methods(
 
     dictionary = Retriever(index, embedder, replace(crossing.options, bilingual_dictionary=True))
     pooled = PooledTranslation(index, embedder, plain.options)
+    no_headings = replace(plain.options, heading_weight=0.0, translated_reader_words=False)
     return {
         "askwiki hybrid + LLM translation": search(plain),
+        "askwiki hybrid + LLM translation, no heading leg or reader's words": search(
+            Retriever(index, embedder, no_headings)
+        ),
         "askwiki hybrid, cross-language + LLM translation": search(crossing),
         "askwiki hybrid, cross-language + CC-CEDICT + LLM translation": search(dictionary),
         "translation, every leg over every passage (before)": search(pooled),

@@ -111,6 +111,17 @@ def main() -> None:
             PooledTranslation(index, embedder, crossed),
             True,
         )
+    # Before the heading leg and the reader's-words rule for a translation (issue 13).
+    methods["translation by language, cross-language off, no heading leg or reader's words"] = (
+        Retriever(
+            index, embedder, replace(options, heading_weight=0.0, translated_reader_words=False)
+        ),
+        True,
+    )
+    methods["translation by language, cross-language off, heading leg only"] = (
+        Retriever(index, embedder, replace(options, translated_reader_words=False)),
+        True,
+    )
     dictionary = replace(options, cross_language=True, bilingual_dictionary=True)
     methods["no translation, cross-language on + CC-CEDICT"] = (
         Retriever(index, embedder, dictionary),

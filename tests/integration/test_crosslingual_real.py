@@ -14,8 +14,7 @@ from askwiki.answering.citations import check_citations
 from askwiki.answering.grounding import ground_answer
 from askwiki.embedding.embedder import Embedder
 from askwiki.evidence import TermWeights
-from askwiki.retrieval import Retriever
-from askwiki.retrieval_options import retrieval_options
+from askwiki.retrieval import Retriever, retrieval_options
 from askwiki.settings import Settings
 from askwiki.store.index import open_index
 
@@ -96,8 +95,10 @@ def test_cross_language_doc_hit_at_1_reaches_the_target(
 # 2026-12-03 on an Intel Xeon in float32 (bench/example_cross_language.py): zh→en 21/24 and
 # en→zh 18/24 once the floor stopped refusing a translation for its own words that no chunk
 # holds and let a page leading the translation's candidates pass; 16/24 each way before.
-# Bounds 3 and 2 questions under that: near-ties move with the CPU and dtype.
-@pytest.mark.parametrize(("direction", "at_least"), [("zh→en", 0.75), ("en→zh", 0.66)])
+# With the heading leg and the reader's-words rule (AMD EPYC in bfloat16, same day): 22/24
+# and 21/24 (21/24 and 18/24 without them in the same run). Bounds 3 and 2 questions under
+# that: near-ties move with the CPU and dtype.
+@pytest.mark.parametrize(("direction", "at_least"), [("zh→en", 0.79), ("en→zh", 0.79)])
 def test_questions_with_their_translation_find_their_page_first(
     example_index: Settings, real_embedder: Embedder, direction: str, at_least: float
 ) -> None:

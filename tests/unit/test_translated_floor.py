@@ -1,15 +1,17 @@
 """The relevance floor on the translated form of a question (ASKWIKI_TRANSLATE_QUESTIONS)."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from askwiki.documents import Document
 from askwiki.embedding.embedder import Embedder
 from askwiki.retrieval import Retriever
 from askwiki.retrieval_options import RetrievalOptions
 from askwiki.store.index import open_index
 from askwiki.testing.fake_embedder import fake_embedder
-from tests.support.index_builder import WIKI_PAGES, build_index
+from tests.support.index_builder import WIKI_PAGES, build_index, page
 from tests.unit.test_standout import TopicModel
 
 # Fake cosines are near 0 and random: keyword coverage alone decides (no page-lead rule).
@@ -87,3 +89,61 @@ def test_with_the_lead_rule_off_the_translation_meets_the_floor_alone(tmp_path: 
         "它冻结了什么？", translation="What does LoRA freeze?"
     )
     assert not result.relevant
+
+
+# A Chinese page that writes the English term in its headings, and English pages around it.
+HEADED_PAGES = [
+    *WIKI_PAGES,
+    page(
+        "rag/chunking.md",
+        "文本切分（Chunking）",
+        "## 重叠（Overlap）\n相邻的片段共享一两句话，答案就不会被切断在边界上。",
+    ),
+    page(
+        "rag/overview.md",
+        "Retrieval-Augmented Generation",
+        "## Overview\nThe retriever finds passages, then the model answers from them.",
+    ),
+]
+READER = "Why should chunks overlap?"
+# A loose translation: none of its words is in the page (分块 for 切分, 交叠 for 重叠).
+LOOSE_ZH = "为什么分块应该交叠？"
+
+
+def headed_retriever(
+    tmp_path: Path, pages: list[Document] = HEADED_PAGES, **options: object
+) -> Retriever:
+    embedder = fake_embedder()
+    build_index(tmp_path / "ix", pages, embedder)
+    return Retriever(
+        open_index(tmp_path / "ix"),
+        embedder,
+        replace(KEYWORDS_DECIDE, **{"heading_weight": 0.0, **options}),  # type: ignore[arg-type]
+    )
+
+
+def test_a_passage_holding_the_readers_own_words_passes_against_a_loose_translation(
+    tmp_path: Path,
+) -> None:
+    retriever = headed_retriever(tmp_path)
+    result = retriever.search(READER, 5, translation=LOOSE_ZH)
+    assert result.relevant and result.passages[0].chunk.doc_id == "rag/chunking.md"
+
+
+def test_with_the_reader_words_rule_off_the_loose_translation_is_refused(tmp_path: Path) -> None:
+    retriever = headed_retriever(tmp_path, translated_reader_words=False)
+    assert not retriever.search(READER, 5, translation=LOOSE_ZH).relevant
+
+
+def test_the_heading_leg_ranks_the_page_whose_heading_names_the_question_first(
+    tmp_path: Path,
+) -> None:
+    # An English page whose body, not its heading, holds the reader's words: first in the
+    # English form's BM25 leg, which the loose translation's leg cannot match in Chinese.
+    faq = page("faq.md", "FAQ", "Chunks overlap so that no answer is cut at a chunk boundary.")
+    plain = headed_retriever(tmp_path / "plain", [*HEADED_PAGES, faq])
+    assert plain.search(READER, 5, translation=LOOSE_ZH).candidates[0].chunk.doc_id == "faq.md"
+    # A weight that outruns the other legs: only headings decide.
+    headed = headed_retriever(tmp_path / "headed", [*HEADED_PAGES, faq], heading_weight=100.0)
+    result = headed.search(READER, 5, translation=LOOSE_ZH)
+    assert result.candidates[0].chunk.doc_id == "rag/chunking.md"
