@@ -47,7 +47,10 @@ they also pass when their page leads the best other pages (``standout.page_stand
 ``RetrievalOptions.translated_page_lead``. The retriever refuses a translation for words no
 chunk holds only when the question's own words are missing too; here a corpus in the other
 language holds nearly none of the question's words, so the translation's words alone decide,
-as the bench scores it. Candidate rules for the translated form are shown next to it.
+as the bench scores it. A passage judged against the translation also passes the hybrid rule
+on the reader's own words (``RetrievalOptions.translated_reader_words``): pages write the
+other language's term in headings (重叠（overlap）). Candidate rules for the translated form
+are shown next to it.
 
 Features are cached per question and corpus under ``--cache-dir``; the grid runs on them.
 """
@@ -711,11 +714,12 @@ def grid(page_standouts: tuple[float, ...] = ()) -> list[Floor]:
 def translated_grid(default: Floor) -> list[Floor]:
     """The default floor with rules for the translated form of a question on a grid."""
     floors = []
-    for lead, lead_cos, absent, hybrid in itertools.product(
+    for lead, lead_cos, absent, hybrid, reader_words in itertools.product(
         (0.0, 0.02, 0.03, 0.04, 0.05, 0.06),
         (-1.0, 0.80, 0.82, 0.84),
         (True, False),
         (None, 0.93, 0.91, 0.89),
+        (True, False),
     ):
         if lead == 0 and lead_cos > -1:
             continue
@@ -725,6 +729,7 @@ def translated_grid(default: Floor) -> list[Floor]:
             translated_lead_cos=lead_cos,
             translated_absent=absent,
             translated_hybrid=hybrid,
+            translated_reader_words=reader_words,
         )
         floors.append(replace(floor, name=translated_label(floor)))
     return floors
@@ -766,9 +771,13 @@ def settings_floor(settings: Settings, name: str) -> Floor:
         label += f"; standout >= {settings.min_standout:.3f}"
     if settings.min_page_standout > 0:
         label += f"; page standout >= {settings.min_page_standout:.3f}"
-    lead = RetrievalOptions().translated_page_lead  # not a setting: the retriever's default
-    if lead > 0:
-        label += f"; translated form: or page lead >= {lead:.3f}"
+    # Not settings: the retriever's defaults.
+    lead = RetrievalOptions().translated_page_lead
+    reader_words = RetrievalOptions().translated_reader_words
+    rules = [f"or page lead >= {lead:.3f}"] if lead > 0 else []
+    rules += ["or hybrid on the reader's words"] if reader_words else []
+    if rules:
+        label += "; translated form: " + ", ".join(rules)
     return Floor(
         name + label,
         settings.min_dense_score,
@@ -779,6 +788,7 @@ def settings_floor(settings: Settings, name: str) -> Floor:
         min_standout=settings.min_standout,
         min_page_standout=settings.min_page_standout,
         translated_lead=lead,
+        translated_reader_words=reader_words,
     )
 
 
@@ -902,14 +912,14 @@ def main() -> None:
         ),
     )
     default_floor = settings_floor(defaults, "")
-    before = replace(default_floor, translated_lead=0.0)
+    before = replace(default_floor, translated_lead=0.0, translated_reader_words=False)
     fixed += tuple(
         replace(floor, name="candidate: " + translated_label(floor))
         for floor in (
             before,
             replace(before, translated_lead=0.03),
+            replace(default_floor, translated_reader_words=False),
             replace(default_floor, translated_absent=False),
-            replace(default_floor, translated_reader_words=True),
         )
     )
     shown: list[tuple[str, dict[str, float]]] = []
