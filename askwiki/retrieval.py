@@ -24,6 +24,7 @@ from askwiki.query_terms import QueryTerms
 from askwiki.relevance_floor import RelevanceFloor
 from askwiki.retrieval_options import RetrievalOptions
 from askwiki.store.dense import search_dense
+from askwiki.store.docstore import StoredChunk
 from askwiki.store.index import WikiIndex
 from askwiki.text import detect_language, keyword_tokens
 
@@ -168,10 +169,14 @@ class Retriever:
             (opts.dense_weight, opts.bm25_weight),
             opts.rrf_k,
         )
+        read: dict[int, StoredChunk] = {}
         if opts.heading_weight > 0:
-            self._fuse_headings(forms, ranking)
+            read = self._fuse_headings(forms, ranking)
         ranked = ranking.order[:limit]
-        stored_chunks = self.index.docstore.chunks_by_rows(ranked)
+        # The heading leg has read the chunks it ranked: fetch only the others.
+        stored_chunks = read | self.index.docstore.chunks_by_rows(
+            [r for r in ranked if r not in read]
+        )
         candidates: list[Passage] = []
         for row_id in ranked:
             if row_id not in stored_chunks:
@@ -196,9 +201,12 @@ class Retriever:
             passing.update(p.row_id for p in floor.passing(form.text, own, translated_from))
         return candidates, [p for p in candidates if p.row_id in passing]
 
-    def _fuse_headings(self, forms: list[QueryForm], ranking: LanguageRanking) -> None:
+    def _fuse_headings(
+        self, forms: list[QueryForm], ranking: LanguageRanking
+    ) -> dict[int, StoredChunk]:
         """Fuse the heading leg (``heading_leg``) over the best ``candidates`` of ``ranking``:
-        both forms' keywords, weighted by rarity, against each passage's heading path."""
+        both forms' keywords, weighted by rarity, against each passage's heading path.
+        Returns the chunks it read."""
         opts = self.options
         pool = ranking.order[: opts.candidates]
         stored = self.index.docstore.chunks_by_rows(pool)
@@ -208,6 +216,7 @@ class Retriever:
         headings = {r: heading_tokens(stored[r].chunk.section) for r in pool if r in stored}
         ranks = heading_ranks(heading_weights(terms.weights, headings))
         fuse_heading_ranks(ranking, ranks, opts.heading_weight, opts.rrf_k)
+        return stored
 
     def candidates(self, query: str, vector: np.ndarray, limit: int) -> list[Passage]:
         """The ``limit`` best chunks by fused rank, before the relevance floor and merging."""
