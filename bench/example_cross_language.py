@@ -6,6 +6,8 @@ Asks the 52 questions of ``tests/fixtures/crosslingual/example_wiki_questions.js
 in the other language than the page that answers it, or in traditional Chinese) of
 ``examples/wiki`` ingested by the real pipeline, and counts the questions whose first
 passage is from that page (the relevance floor as configured: a refused question misses).
+The 20 questions of ``example_wiki_same_language.jsonl`` (pages asked in their own language)
+are asked the same ways: translating a question must not cost the pages it already finds.
 Each question is translated once by the configured LLM (``ASKWIKI_TRANSLATE_QUESTIONS``);
 translations are kept in ``--work`` with the index, so a re-run needs no LLM.
 
@@ -43,6 +45,8 @@ from bench.cross_language import TRANSLATIONS_FILE, PooledTranslation
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = ROOT / "tests" / "fixtures" / "crosslingual" / "example_wiki_questions.jsonl"
+# The same pages asked in their own language: what translating costs or gains there.
+SAME_LANGUAGE = QUESTIONS.with_name("example_wiki_same_language.jsonl")
 # The methods whose misses are listed: the product's two ways across languages.
 MISSES_OF = (
     "translation by language, cross-language off",
@@ -91,7 +95,12 @@ def main() -> None:
     quiet_logs()
     work = args.work or temp_dir("example-cross-language")
     settings, embedder = example_index(work)
-    items = [json.loads(line) for line in QUESTIONS.read_text("utf-8").splitlines() if line]
+    items = [
+        json.loads(line)
+        for path in (QUESTIONS, SAME_LANGUAGE)
+        for line in path.read_text("utf-8").splitlines()
+        if line
+    ]
     translations = translate_all([i["question"] for i in items], settings, work)
     index = open_index(settings.index_path)
     options = retrieval_options(settings)

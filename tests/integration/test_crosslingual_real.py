@@ -14,7 +14,8 @@ from askwiki.answering.citations import check_citations
 from askwiki.answering.grounding import ground_answer
 from askwiki.embedding.embedder import Embedder
 from askwiki.evidence import TermWeights
-from askwiki.retrieval import Retriever, retrieval_options
+from askwiki.retrieval import Retriever
+from askwiki.retrieval_options import retrieval_options
 from askwiki.settings import Settings
 from askwiki.store.index import open_index
 
