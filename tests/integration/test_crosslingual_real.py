@@ -136,6 +136,38 @@ def test_answerable_questions_with_a_loose_translation_pass_the_floor(
     assert result.relevant, [p.chunk.doc_id for p in result.closest]
 
 
+@pytest.mark.parametrize(
+    ("question", "translation", "page"),
+    [
+        # Came second to papers/model-compression-notes.pdf (English, same field): the
+        # heading leg puts the page titled 知识蒸馏 first.
+        (
+            "What does the temperature do in knowledge distillation?",
+            "知识蒸馏中温度如何影响？",
+            "kd-001",
+        ),
+        (
+            "Why is Chinese word segmentation ambiguous?",
+            "为什么中文分词有歧义？",
+            "zh-segmentation",
+        ),
+        # Refused before: the translation's 块 is not the page's word; its heading writes the
+        # reader's "overlap" and "Chunking".
+        ("Why should chunks overlap?", "为什么块应该重叠？", "rag-chunking"),
+    ],
+)
+def test_headings_and_the_readers_words_put_the_right_page_first(
+    example_index: Settings, real_embedder: Embedder, question: str, translation: str, page: str
+) -> None:
+    index = open_index(example_index.index_path)
+    try:
+        retriever = Retriever(index, real_embedder, retrieval_options(example_index))
+        passages = retriever.search(question, 5, translation=translation).passages
+    finally:
+        index.close()
+    assert passages and passages[0].chunk.doc_id == page, [p.chunk.doc_id for p in passages]
+
+
 def test_traditional_chinese_questions_find_simplified_and_english_pages(
     example_index: Settings, real_embedder: Embedder
 ) -> None:
