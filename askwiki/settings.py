@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     bilingual_dictionary: bool = False
     # Opt-in: one LLM call before retrieval, which adds to the time to first token.
     translate_questions: bool = False
+    # Opt-in: one short LLM call after the floor passes a question (time to first token).
+    relevance_judge: Literal["off", "llm"] = "off"
+    relevance_judge_max_lead: float = Field(0.0, ge=0, le=1)
     allow_unsupported_answers: bool = False
 
     # LLM

@@ -18,6 +18,7 @@ import numpy as np
 
 from askwiki.answering.citations import check_citations, marker_numbers, strip_markers
 from askwiki.answering.grounding import ground_answer
+from askwiki.answering.judge import RelevanceJudge, best_page_lead, kept_by_verdict
 from askwiki.answering.prompt import pack_prompt, rewrite_messages
 from askwiki.answering.translation import QuestionTranslator, Translation
 from askwiki.answering.types import (
@@ -35,7 +36,7 @@ from askwiki.errors import LLMError
 from askwiki.evidence import term_weights
 from askwiki.live_index import LiveIndex
 from askwiki.llm.base import ChatMessage, LLMBackend
-from askwiki.passages import Passage
+from askwiki.passages import Passage, best_per_page
 from askwiki.retrieval import CLOSEST_PAGES, RetrievalResult, Retriever
 from askwiki.settings import Settings
 from askwiki.text import Language, detect_language
@@ -111,6 +112,7 @@ class AnswerService:
         self._llm_factory = llm_factory
         self._llm: LLMBackend | None = None
         self.translator = QuestionTranslator(lambda: self.llm)
+        self.judge = RelevanceJudge(lambda: self.llm)
         self._reachable_at = -HEALTH_CACHE_S
 
     @property
@@ -173,6 +175,9 @@ class AnswerService:
         if translation is not None:
             # Part of retrieve_ms, and of the time to first token.
             answer.timings["translate_ms"] = round(translation.seconds * 1000, 1)
+        if result.relevant and self._judging(result):
+            result = self._judged(result, standalone, answer)
+            retrieved = time.perf_counter()
         if not result.relevant and not self.settings.allow_unsupported_answers:
             answer.status = "no_answer"
             answer.generated = False
@@ -183,6 +188,27 @@ class AnswerService:
             return
         day = today or self.today()
         yield from self._generate(answer, standalone, retriever, result, day, started, retrieved)
+
+    def _judging(self, result: RetrievalResult) -> bool:
+        """Whether the LLM judges this search: ``ASKWIKI_RELEVANCE_JUDGE=llm``, and its best
+        page leads the others by less than ``ASKWIKI_RELEVANCE_JUDGE_MAX_LEAD`` (0: always)."""
+        settings = self.settings
+        if settings.relevance_judge != "llm":
+            return False
+        limit = settings.relevance_judge_max_lead
+        return limit <= 0 or best_page_lead(result) < limit
+
+    def _judged(self, result: RetrievalResult, question: str, answer: Answer) -> RetrievalResult:
+        """The search as the relevance judge leaves it: refused (its closest pages kept, as
+        the floor's refusals), or only the passages the judge named."""
+        verdict = self.judge.judge(question, [p.chunk for p in result.passages])
+        answer.timings["judge_ms"] = round(verdict.seconds * 1000, 1)
+        kept = kept_by_verdict(verdict, len(result.passages))
+        if kept is None:
+            logger.info("Answer %s: the relevance judge found no passage answering", answer.id)
+            closest = best_per_page(result.candidates or result.passages)[:CLOSEST_PAGES]
+            return replace(result, passages=[], relevant=False, closest=closest)
+        return replace(result, passages=[result.passages[i] for i in kept])
 
     def _generate(
         self,
