@@ -183,6 +183,7 @@ def test_an_unreadable_verdict_keeps_every_passage(tmp_path: Path) -> None:
     )
     answer = service.ask("What does LoRA freeze?")
     assert answer.status == "answered" and len(answer.sources) > 1
+    assert len(llm.calls) == 2  # the judge, then the answer
 
 
 def test_the_judge_is_off_by_default(tmp_path: Path) -> None:
