@@ -142,7 +142,9 @@ QUESTION_WORD = re.compile(
     r"什么|^(?:哪|几|多少|多久|多长|多大|多高|多远|多重|谁|怎|为何|何时|何地|何处|何人|何种|是否|时候$)"
 )
 # Changes whenever what collect() records changes, so that older caches are not reused.
-FEATURES_VERSION = "absent+crosslingual+pages+translated+page-keys+sections+elsewhere+reader-7"
+FEATURES_VERSION = (
+    "absent+crosslingual+pages+translated+page-keys+sections+elsewhere+reader+rows+searched-9"
+)
 TRANSLATIONS_FILE = "floor-translations.json"
 
 
@@ -192,6 +194,18 @@ def parse_args() -> argparse.Namespace:
         "--translate",
         action="store_true",
         help="also search with the LLM's translation of each question (cached in --cache-dir)",
+    )
+    parser.add_argument(
+        "--judge",
+        action="store_true",
+        help="also measure the LLM relevance judge (ASKWIKI_RELEVANCE_JUDGE=llm) on top of "
+        "the floor, on the answerable and absent-page questions (verdicts cached in --cache-dir)",
+    )
+    parser.add_argument(
+        "--judge-hybrid",
+        default="",
+        help="comma list of ASKWIKI_MIN_HYBRID_SCORE values the judge is also measured on top "
+        "of (looser floors keep more for the judge to refuse), e.g. 0.92,0.90",
     )
     return parser.parse_args()
 
@@ -267,9 +281,8 @@ class TermCounts:
         return self._page_terms[doc_id]
 
 
-def collect(args: argparse.Namespace) -> list[dict[str, object]]:
-    """Per question: features of the fused top 15 in its own corpus (pages present and
-    pages removed) and in the three other corpora."""
+def answer_sets(args: argparse.Namespace) -> list[AnswerSet]:
+    """The corpora ``--sets`` names, with their questions (``--per-set``, ``--pages``)."""
     work = temp_dir("floor")
     wanted = [name.strip() for name in args.sets.split(",") if name.strip()]
     makers = {
@@ -281,6 +294,18 @@ def collect(args: argparse.Namespace) -> list[dict[str, object]]:
     sets = [makers[name]() for name in makers if name in wanted]
     if args.pages:
         sets = [s if s.name == HANDBOOK_SET else limit_pages(s, args.pages, work) for s in sets]
+    return sets
+
+
+def set_index_path(answer_set: AnswerSet, cache_dir: Path) -> Path:
+    """Where ``open_set_index`` keeps the set's index under ``--cache-dir``."""
+    return cache_dir / f"bench-{answer_set.name}-{fingerprint(answer_set)}"
+
+
+def collect(args: argparse.Namespace) -> list[dict[str, object]]:
+    """Per question: features of the fused top 15 in its own corpus (pages present and
+    pages removed) and in the three other corpora."""
+    sets = answer_sets(args)
     cache = args.cache_dir / f"floor-features-absent-{args.follow_ups}.jsonl"
     key = json.dumps(
         [
@@ -366,6 +391,7 @@ def collect(args: argparse.Namespace) -> list[dict[str, object]]:
                             "crossing": crossing,
                             "translated": translated,
                             "question": question.question,
+                            "searched": asked,  # a follow-up's text repeats: "And the next?"
                             "own_keywords": own_keywords,
                             # Absent page, answer still there: another page's candidate
                             # holds a gold answer (the handbook's pages repeat each other).
@@ -397,6 +423,7 @@ def collect(args: argparse.Namespace) -> list[dict[str, object]]:
                                     page_key(p.chunk),
                                     p.chunk.section,
                                     sorted(set(reader) & set(keyword_tokens(p.chunk.search_text))),
+                                    p.row_id,  # the relevance judge reads the chunk's text
                                 ]
                                 for p in passages
                             ],
@@ -646,6 +673,19 @@ def score(
     """Kept share per set (a gold passage passes), refused share per other group, on the
     rows searched with cross-language retrieval on (``crossing``) or off, with the LLM's
     translation (``translated``) or without."""
+    passes = passing(floor, f)
+    rows = len(f.row_group)
+    any_pass = np.bincount(f.passage_row, weights=passes, minlength=rows) > 0
+    any_gold = np.bincount(f.passage_row, weights=passes & f.gold, minlength=rows) > 0
+    ok = np.where(f.row_goal, any_gold, ~any_pass)
+    mode = (f.row_crossing == crossing) & (f.row_translated == translated)
+    hits = np.bincount(f.row_group, weights=ok & mode, minlength=len(f.groups))
+    totals = np.bincount(f.row_group, weights=mode, minlength=len(f.groups))
+    return {g: float(hits[i] / totals[i]) for i, g in enumerate(f.groups) if totals[i]}
+
+
+def passing(floor: Floor, f: Features) -> npt.NDArray[np.bool_]:
+    """Per passage of ``f``: whether it passes ``floor``."""
     coverage = f.weighted if floor.weighted else f.coverage
     if floor.legacy:
         passes = (f.cos >= 0.86) | ((f.cos >= 0.80) & (coverage >= 0.6))
@@ -683,14 +723,7 @@ def score(
         passes &= lifts >= floor.min_page_standout
     if floor.key_rule:
         passes &= (f.key >= KEY_COVERAGE) | ~f.same_language
-    rows = len(f.row_group)
-    any_pass = np.bincount(f.passage_row, weights=passes, minlength=rows) > 0
-    any_gold = np.bincount(f.passage_row, weights=passes & f.gold, minlength=rows) > 0
-    ok = np.where(f.row_goal, any_gold, ~any_pass)
-    mode = (f.row_crossing == crossing) & (f.row_translated == translated)
-    hits = np.bincount(f.row_group, weights=ok & mode, minlength=len(f.groups))
-    totals = np.bincount(f.row_group, weights=mode, minlength=len(f.groups))
-    return {g: float(hits[i] / totals[i]) for i, g in enumerate(f.groups) if totals[i]}
+    return np.asarray(passes, dtype=bool)
 
 
 def grid(page_standouts: tuple[float, ...] = ()) -> list[Floor]:
@@ -982,6 +1015,11 @@ def main() -> None:
         "the handbook's kept and absent groups (NOT_CHOOSING).",
         flush=True,
     )
+    if args.judge:
+        # Imported here: it imports this module (run as __main__) for its features.
+        from bench.floor_judge import report_judge
+
+        report_judge(args, rows, table_features)
 
 
 if __name__ == "__main__":
