@@ -52,6 +52,10 @@ on the reader's own words (``RetrievalOptions.translated_reader_words``): pages 
 other language's term in headings (重叠（overlap）). Candidate rules for the translated form
 are shown next to it.
 
+With ``--judge``, the LLM relevance judge (``ASKWIKI_RELEVANCE_JUDGE=llm``) is measured on
+top of the default floor (and of looser hybrid thresholds, ``--judge-hybrid``) on the
+answerable and absent-page questions: ``bench/floor_judge.py``.
+
 Features are cached per question and corpus under ``--cache-dir``; the grid runs on them.
 """
 
