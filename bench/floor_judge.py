@@ -166,6 +166,7 @@ def judged_rows(
             [int(recorded[i - starts[n]][7]) for i in shown]
         )
         chunks = [stored[int(recorded[i - starts[n]][7])].chunk for i in shown]
+        asked = cache.calls
         entry = cache.ask(str(row["searched"]), chunks)
         item.reply = str(entry["reply"])
         item.seconds = float(entry["seconds"])
@@ -174,7 +175,7 @@ def judged_rows(
         item.named_gold = bool(item.answering) and any(
             f.gold[shown[k - 1]] for k in item.answering or ()
         )
-        if cache.calls and cache.calls % 10 == 0:
+        if cache.calls > asked and cache.calls % 10 == 0:
             say(f"{cache.calls} judge calls so far")
     return judged
 
