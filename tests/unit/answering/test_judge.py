@@ -18,7 +18,9 @@ from askwiki.answering.service import NO_ANSWER, AnswerService
 from askwiki.documents import Chunk
 from askwiki.embedding.embedder import Embedder
 from askwiki.live_index import LiveIndex
-from askwiki.retrieval import Passage, RetrievalResult, retrieval_options
+from askwiki.passages import Passage
+from askwiki.retrieval import RetrievalResult
+from askwiki.retrieval_options import retrieval_options
 from askwiki.settings import Settings
 from askwiki.testing.fake_embedder import fake_embedder
 from askwiki.testing.fake_llm import FakeLLM
