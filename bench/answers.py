@@ -91,6 +91,8 @@ SEED = 2018
 DEPTH = 10
 OURS = "askwiki"
 THEIRS = "LangChain tutorial"
+# --only's choices, by the system each one names.
+ONLY = {"askwiki": OURS, "tutorial": THEIRS}
 
 
 def parse_args() -> argparse.Namespace:
@@ -117,11 +119,16 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument(
         "--only",
-        choices=["askwiki", "tutorial"],
+        choices=sorted(ONLY),
         default=None,
         help="run one system; the other's rows are those of an earlier run in --out",
     )
     return parser.parse_args()
+
+
+def runs(system: str, only: str | None) -> bool:
+    """Whether this run asks ``system`` (``--only`` names one system; None: both)."""
+    return only is None or ONLY[only] == system
 
 
 def prepare(name: str, args: argparse.Namespace, work: Path) -> AnswerSet:
@@ -272,7 +279,7 @@ def run_set(
             if done is not None and done.question == question.question:
                 rows[system].append(done)
                 continue
-            if args.only and not system.lower().startswith(args.only):
+            if not runs(system, args.only):
                 skipped[system] += 1  # left for a later run with the same --out
                 continue
             row = evaluate(question)
