@@ -42,15 +42,9 @@ class RelevanceFloor:
         question when ``query`` is the LLM's translation of it."""
         opts = self.options
         terms = self.terms.weights(query)
-        # Judged on the question's own words: glossary translations the wiki does contain
-        # would otherwise dilute the weight of a concept it never mentions.
-        absent = terms.absent_share(keyword_tokens(query))
-        if translated_from is not None and absent > opts.max_absent_share:
-            # A translation's words are the model's ("the middle man problem" for 迷失在中间):
-            # words of it no chunk holds refuse it only if the reader's own words are also
-            # missing, as they are for a concept the wiki lacks in both languages (联邦学习).
-            own = self.terms.weights(translated_from)
-            absent = min(absent, own.absent_share(keyword_tokens(translated_from)))
+        # The reader's own words, when ``query`` is the model's translation of them.
+        own = self.terms.weights(translated_from) if translated_from is not None else None
+        absent = self.absent_share(query, terms, translated_from, own)
         # A cosine floor of -1 lets every passage through: the floor is off, this check too.
         if absent > opts.max_absent_share and opts.min_dense_score > -1.0:
             # The terms are the reader's words: not at INFO (ASKWIKI_LOG_QUESTIONS).
@@ -62,15 +56,33 @@ class RelevanceFloor:
         language = detect_language(query)
         # A passage in the translation's language may still write the reader's own words
         # (重叠（overlap）): its coverage is the better of the two.
-        reader = None
-        if translated_from is not None and opts.translated_reader_words:
-            reader = self.terms.weights(translated_from)
+        reader = own if opts.translated_reader_words else None
         passing = [p for p in candidates if self._relevant(p, terms, language, reader)]
         if translated_from is not None and opts.translated_page_lead > 0:
             kept = {p.row_id for p in passing}
             kept |= self._leading_pages(candidates, language, opts.translated_page_lead)
             passing = [p for p in candidates if p.row_id in kept]
         return self._standing_out(passing, candidates, language)
+
+    def absent_share(
+        self,
+        query: str,
+        terms: TermWeights,
+        translated_from: str | None = None,
+        own: TermWeights | None = None,
+    ) -> float:
+        """Share of the question's IDF mass carried by words no chunk holds; ``terms`` are
+        ``query``'s weights, ``own`` those of ``translated_from`` (the reader's question when
+        ``query`` is the LLM's translation of it)."""
+        # Judged on the question's own words: glossary translations the wiki does contain
+        # would otherwise dilute the weight of a concept it never mentions.
+        absent = terms.absent_share(keyword_tokens(query))
+        if translated_from is not None and own is not None:
+            # A translation's words are the model's ("the middle man problem" for 迷失在中间):
+            # words of it no chunk holds refuse it only if the reader's own words are also
+            # missing, as they are for a concept the wiki lacks in both languages (联邦学习).
+            absent = min(absent, own.absent_share(keyword_tokens(translated_from)))
+        return absent
 
     def cosine(self, passage: Passage, language: Language) -> float:
         """The cosine the floor judges: cross-language pairs get the index's offset."""

@@ -229,12 +229,8 @@ def floor_verdict(
     ``translated_from``, if given): the rule, the closest call, how the expected page fared."""
     opts = retriever.options
     terms = retriever.terms.weights(text)
-    absent = terms.absent_share(keyword_tokens(text))
-    if translated_from is not None:
-        # As RelevanceFloor.passing: a translation's absent words count only when the
-        # question's own words are missing too.
-        own = retriever.terms.weights(translated_from)
-        absent = min(absent, own.absent_share(keyword_tokens(translated_from)))
+    own = retriever.terms.weights(translated_from) if translated_from is not None else None
+    absent = retriever.floor.absent_share(text, terms, translated_from, own)
     if absent > opts.max_absent_share:
         return (
             f"{text}: absent words carry {absent:.0%} of the weight "
