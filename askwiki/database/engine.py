@@ -8,6 +8,8 @@ read lock would have to be upgraded. PostgreSQL goes through psycopg 3.
 from __future__ import annotations
 
 import logging
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -65,18 +67,18 @@ def open_engine(url: str, *, busy_timeout_s: float = 10.0, pool_size: int = 5) -
     engine = create_engine(
         parsed, connect_args={"timeout": busy_timeout_s, "check_same_thread": False}
     )
-    _explicit_sqlite_transactions(engine)
+    _explicit_sqlite_transactions(engine, busy_timeout_s)
     return engine
 
 
-def _explicit_sqlite_transactions(engine: Engine) -> None:
+def _explicit_sqlite_transactions(engine: Engine, busy_timeout_s: float) -> None:
     """pysqlite's own transaction handling defers BEGIN and cannot say IMMEDIATE: take over."""
 
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _enter_wal_mode(cursor, busy_timeout_s)
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
@@ -85,6 +87,25 @@ def _explicit_sqlite_transactions(engine: Engine) -> None:
     def _begin(connection: Connection) -> None:
         immediate = connection.get_execution_options().get(_IMMEDIATE, False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _enter_wal_mode(cursor: Any, busy_timeout_s: float) -> None:
+    """Switch a file to WAL, waiting out replicas that switch the same new file at once.
+
+    SQLite answers a concurrent journal-mode change with "database is locked" at once,
+    without calling the busy handler, so the wait the busy timeout promises is done here.
+    """
+    deadline = time.monotonic() + busy_timeout_s
+    pause_s = 0.01
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+        time.sleep(pause_s)
+        pause_s = min(pause_s * 2, 0.2)
 
 
 @contextmanager

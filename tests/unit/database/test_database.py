@@ -41,6 +41,28 @@ def test_replicas_starting_together_migrate_once(database_url: str) -> None:
         engine.dispose()
 
 
+def _journal_modes_of_replicas_opening(url: str, replicas: int) -> list[str]:
+    engines = [open_engine(url) for _ in range(replicas)]
+
+    def journal_mode(n: int) -> str:
+        with engines[n].connect() as conn:
+            return str(conn.exec_driver_sql("PRAGMA journal_mode").scalar())
+
+    modes = run_at_once(journal_mode, replicas)
+    for engine in engines:
+        engine.dispose()
+    return modes
+
+
+def test_replicas_opening_a_new_sqlite_file_together_all_get_wal(tmp_path: Path) -> None:
+    # SQLite refuses a second journal-mode switch at once, busy timeout or not: one round
+    # in five failed before the switch waited, so twenty rounds catch a regression.
+    for round_ in range(20):
+        url = f"sqlite:///{tmp_path / str(round_) / 'questions.sqlite'}"
+
+        assert _journal_modes_of_replicas_opening(url, 4) == ["wal"] * 4
+
+
 @pytest.mark.parametrize("url", ["mysql://root@127.0.0.1/test", "not a url", "redis://x"])
 def test_unsupported_database_urls_are_refused_with_the_setting_named(url: str) -> None:
     with pytest.raises(ConfigError, match="ASKWIKI_DATABASE_URL"):
