@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import numpy as np
@@ -49,6 +49,16 @@ class RetrievalResult:
     timings_ms: dict[str, float] = field(default_factory=dict)
     closest: list[Passage] = field(default_factory=list)
     candidates: list[Passage] = field(default_factory=list)
+
+    def refused(self) -> RetrievalResult:
+        """This search with nothing passing: its closest pages offered, as the floor does."""
+        closest = closest_pages(self.candidates or self.passages)
+        return replace(self, passages=[], relevant=False, closest=closest)
+
+
+def closest_pages(candidates: list[Passage]) -> list[Passage]:
+    """The best candidate of each of the first ``CLOSEST_PAGES`` pages: a refusal's offer."""
+    return best_per_page(candidates)[:CLOSEST_PAGES]
 
 
 class Reranker(Protocol):
@@ -112,7 +122,7 @@ class Retriever:
             # In fused order; a passage keeps the cosine of the query it passed best with.
             passages = [relevant[p.row_id] for p in candidates if p.row_id in relevant]
         best = max((p.dense_score for p in candidates), default=0.0)
-        closest = [] if passages else best_per_page(candidates)[:CLOSEST_PAGES]
+        closest = [] if passages else closest_pages(candidates)
         if self.reranker is not None and passages:
             passages = self.reranker.rerank(query, passages)
         passages = merge_neighbours(passages)[:k]

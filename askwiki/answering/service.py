@@ -36,7 +36,7 @@ from askwiki.errors import LLMError
 from askwiki.evidence import term_weights
 from askwiki.live_index import LiveIndex
 from askwiki.llm.base import ChatMessage, LLMBackend
-from askwiki.passages import Passage, best_per_page
+from askwiki.passages import Passage
 from askwiki.retrieval import CLOSEST_PAGES, RetrievalResult, Retriever
 from askwiki.settings import Settings
 from askwiki.text import Language, detect_language
@@ -206,8 +206,7 @@ class AnswerService:
         kept = kept_by_verdict(verdict, len(result.passages))
         if kept is None:
             logger.info("Answer %s: the relevance judge found no passage answering", answer.id)
-            closest = best_per_page(result.candidates or result.passages)[:CLOSEST_PAGES]
-            return replace(result, passages=[], relevant=False, closest=closest)
+            return result.refused()
         return replace(result, passages=[result.passages[i] for i in kept])
 
     def _generate(
