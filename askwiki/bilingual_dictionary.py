@@ -84,8 +84,7 @@ class BilingualDictionary:
         """The keyword tokens of every translation, flattened; with ``frequency`` (the
         index's chunk counts) only those some chunk contains: a translation the wiki never
         uses cannot find a passage."""
-        synonyms = self.synonyms(query, frequency)
-        return list(dict.fromkeys(t for targets in synonyms.values() for t in targets))
+        return flattened_translations(self.synonyms(query, frequency))
 
     def synonyms(
         self, query: str, frequency: Callable[[list[str]], Mapping[str, int]] | None = None
@@ -199,6 +198,12 @@ class TranslatedTermWeights(TermWeights):
 
 
 _NONE: frozenset[str] = frozenset()
+
+
+def flattened_translations(synonyms: Mapping[str, frozenset[str]]) -> list[str]:
+    """Every translation token of ``synonyms`` once, in a fixed order (a frozenset's order
+    changes with the process's string hashing, and the BM25 query must not)."""
+    return list(dict.fromkeys(t for targets in synonyms.values() for t in sorted(targets)))
 
 
 def translated_term_weights(

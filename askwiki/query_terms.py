@@ -12,7 +12,11 @@ from collections.abc import Mapping
 from dataclasses import replace
 from functools import lru_cache
 
-from askwiki.bilingual_dictionary import bilingual_dictionary, translated_term_weights
+from askwiki.bilingual_dictionary import (
+    bilingual_dictionary,
+    flattened_translations,
+    translated_term_weights,
+)
 from askwiki.evidence import TermWeights, term_weights
 from askwiki.retrieval_options import RetrievalOptions
 from askwiki.store.index import WikiIndex
@@ -46,8 +50,7 @@ class QueryTerms:
             return keyword_tokens(query)
         expanded, synonyms = self._expanded(query)
         tokens = list(expanded)
-        translated = dict.fromkeys(t for targets in synonyms.values() for t in sorted(targets))
-        tokens.extend(t for t in translated if t not in tokens)
+        tokens.extend(t for t in flattened_translations(synonyms) if t not in tokens)
         return tokens
 
     def weights(self, query: str) -> TermWeights:
