@@ -68,10 +68,11 @@ import re
 import statistics
 import sys
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -115,6 +116,31 @@ from bench.common import (
 )
 
 CANDIDATES = 15  # Retriever.search filters the fused top k*3 (k=5)
+
+
+class RecordedPassage(NamedTuple):
+    """One candidate as a row records it: a JSON list in this order, so the rows cached by
+    earlier runs, which lack the later fields, still read (with these defaults)."""
+
+    cosine: float
+    found: list[str]  # the question's keywords the passage holds
+    gold: bool
+    doc_id: str
+    page: str
+    section: str = ""
+    reader_found: Sequence[str] = ()
+    row_id: int = -1  # the relevance judge reads the chunk's text
+
+    @classmethod
+    def read(cls, fields: list[Any]) -> RecordedPassage:
+        return cls(*fields)
+
+
+def recorded_passages(row: dict[str, Any]) -> list[RecordedPassage]:
+    """The fused top ``CANDIDATES`` the floor judged; deeper ones are kept for exploring."""
+    return [RecordedPassage.read(p) for p in row["passages"][:CANDIDATES]]
+
+
 # Recorded per search beyond the 15 the floor judges: what a deeper baseline would see.
 DEPTH = 30
 # Fetched so that the top 15 are still there once a question's gold pages are taken out.
@@ -408,7 +434,7 @@ def collect(args: argparse.Namespace) -> list[dict[str, object]]:
                             "terms": counter.counts(keywords, gone),
                             "reader_terms": counter.counts(reader, gone) if reader else {},
                             "passages": [
-                                [
+                                RecordedPassage(
                                     round(retriever.floor.cosine(p, language), 4),
                                     sorted(
                                         set(keywords) & set(keyword_tokens(p.chunk.search_text))
@@ -427,8 +453,8 @@ def collect(args: argparse.Namespace) -> list[dict[str, object]]:
                                     page_key(p.chunk),
                                     p.chunk.section,
                                     sorted(set(reader) & set(keyword_tokens(p.chunk.search_text))),
-                                    p.row_id,  # the relevance judge reads the chunk's text
-                                ]
+                                    p.row_id,
+                                )
                                 for p in passages
                             ],
                         }
@@ -562,15 +588,15 @@ def key_coverage(terms: TermWeights, key: set[str], found: list[str]) -> float:
     return sum(terms.weights[t] for t in key & set(found)) / total
 
 
-def heading_group(passage: list[Any], depth: int | None) -> str:
+def heading_group(passage: RecordedPassage, depth: int | None) -> str:
     """A recorded passage's group for the heading variants of the page rule: its page key
     and its heading path (every heading, or the first ``depth``). The path starts with the
     document's title, which a page key of shared titles (XQuAD) already is."""
-    section = str(passage[5]) if len(passage) > 5 else ""
+    section = passage.section
     headings = section.split(SECTION_SEPARATOR)[1:] if section else []
     if depth is not None:
         headings = headings[:depth]
-    return SECTION_SEPARATOR.join([str(passage[4]), *headings])
+    return SECTION_SEPARATOR.join([passage.page, *headings])
 
 
 def features(rows: list[dict[str, object]]) -> Features:
@@ -600,26 +626,25 @@ def features(rows: list[dict[str, object]]) -> Features:
         row_absent.append(terms.absent_share(row["own_keywords"]))  # type: ignore[arg-type]
         key_terms = question_key_terms(terms, row["own_keywords"])  # type: ignore[arg-type]
         same_language = LANGUAGE[str(row["set"])] == LANGUAGE[str(row["corpus"])]
-        # The floor judges the fused top 15; deeper ones are recorded for exploring.
-        passages: list[list[Any]] = row["passages"][:CANDIDATES]  # type: ignore[index]
-        lift += standout([p[0] for p in passages])
-        cosines = {i: p[0] for i, p in enumerate(passages)}
-        page_lift += page_standout(cosines, {i: p[4] for i, p in enumerate(passages)}).values()
+        passages = recorded_passages(row)
+        lift += standout([p.cosine for p in passages])
+        cosines = {i: p.cosine for i, p in enumerate(passages)}
+        page_lift += page_standout(cosines, {i: p.page for i, p in enumerate(passages)}).values()
         section_lift += page_standout(
             cosines, {i: heading_group(p, None) for i, p in enumerate(passages)}
         ).values()
         chapter_lift += page_standout(
             cosines, {i: heading_group(p, 1) for i, p in enumerate(passages)}
         ).values()
-        for score, found, is_gold, *rest in passages:
-            reader.append(reader_terms.coverage(rest[3]) if len(rest) > 3 else 0.0)
+        for p in passages:
+            reader.append(reader_terms.coverage(p.reader_found))
             passage_row.append(n)
-            key.append(key_coverage(terms, key_terms, found))
+            key.append(key_coverage(terms, key_terms, p.found))
             same.append(same_language)
-            cos.append(score)
-            coverage.append(len(found) / len(counts) if counts else 0.0)
-            weighted.append(terms.coverage(found))
-            gold.append(is_gold)
+            cos.append(p.cosine)
+            coverage.append(len(p.found) / len(counts) if counts else 0.0)
+            weighted.append(terms.coverage(p.found))
+            gold.append(p.gold)
     return Features(
         groups,
         np.asarray(row_group),

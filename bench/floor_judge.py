@@ -43,12 +43,12 @@ from askwiki.settings import Settings
 from askwiki.store.index import WikiIndex, open_index
 from bench.common import print_table, say
 from bench.floor import (
-    CANDIDATES,
     Features,
     Floor,
     answer_sets,
     group_of,
     passing,
+    recorded_passages,
     set_index_path,
     settings_floor,
 )
@@ -148,7 +148,7 @@ def judged_rows(
             continue
         span = range(starts[n], starts[n + 1])
         shown = [i for i in span if passes[i]][:JUDGED_PASSAGES]
-        recorded = row["passages"][:CANDIDATES]
+        recorded = recorded_passages(row)
         item = JudgedRow(
             set_name=str(row["set"]),
             group=group_of(row),
@@ -157,15 +157,14 @@ def judged_rows(
             floor_keeps=any(passes[i] and f.gold[i] for i in span),
             answerable=row["kind"] == "present",
             lead=float(f.page_standout[shown[0]]) if shown else 0.0,
-            shown=[str(recorded[i - starts[n]][4]) for i in shown],
+            shown=[recorded[i - starts[n]].page for i in shown],
         )
         judged.append(item)
         if not shown:
             continue
-        stored = indexes[str(row["corpus"])].docstore.chunks_by_rows(
-            [int(recorded[i - starts[n]][7]) for i in shown]
-        )
-        chunks = [stored[int(recorded[i - starts[n]][7])].chunk for i in shown]
+        row_ids = [recorded[i - starts[n]].row_id for i in shown]
+        stored = indexes[str(row["corpus"])].docstore.chunks_by_rows(row_ids)
+        chunks = [stored[r].chunk for r in row_ids]
         asked = cache.calls
         entry = cache.ask(str(row["searched"]), chunks)
         item.reply = str(entry["reply"])
