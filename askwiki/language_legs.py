@@ -9,11 +9,16 @@ the question itself ranks first: same-language hit@1 fell by 10-13 points.
 Here a passage is only ever compared with the form of the question in its own language: a
 Chinese passage with the Chinese form (the question or its translation), an English passage
 with the English form. Each form's dense and BM25 legs are restricted to passages of its
-language. BM25 ranks are counted within each language; the dense ranks of the two languages
-are merged on each cosine's margin over the mean of its own form's candidates, which puts
-the two languages on one scale (their cosines are not: Chinese pairs score higher) and lets
-a passage that stands out for its form win. The relevance floor then judges each passage
-against its own form, so every judgement is a same-language one.
+language, and each leg's two lists are merged on a scale both languages share, so that a
+passage standing out for its form wins: cosines on their margin over the mean of their own
+form's candidates (Chinese pairs score higher for any text), BM25 scores on their standard
+score among them (BM25 scales with the query's length and rarity: the two forms' scores are
+not comparable as they are). BM25 ranks counted within each language, as first done, tied
+the Chinese question's own page with the first page its English translation found among
+unrelated English ones: same-language Chinese hit@1 fell 20 points with translation on. A
+score's ratio to the mean, also measured, cost two example-wiki pages that this keeps.
+The relevance floor then judges each passage against its own form, so every judgement is a
+same-language one.
 """
 
 from __future__ import annotations
@@ -88,6 +93,18 @@ def margins(dense: Ranking) -> Ranking:
     return [(r, s - mean) for r, s in dense]
 
 
+def keyword_margins(keyword: Ranking) -> Ranking:
+    """Each BM25 score's standard score within the list (0 for a list of equal scores)."""
+    if not keyword:
+        return []
+    scores = np.asarray([s for _, s in keyword], dtype=np.float64)
+    spread = float(scores.std())
+    if spread <= 0:
+        return [(r, 0.0) for r, _ in keyword]
+    mean = float(scores.mean())
+    return [(r, (s - mean) / spread) for r, s in keyword]
+
+
 def rank_by_language(
     forms: Sequence[QueryForm],
     languages: Mapping[int, Language],
@@ -102,7 +119,7 @@ def rank_by_language(
     ``weights`` are the dense and BM25 legs' (as in the same-language fusion).
     """
     merged_dense: Ranking = []
-    keyword_ranks: dict[int, int] = {}
+    merged_keyword: Ranking = []
     cosines: dict[int, float] = {}
     bm25: dict[int, float] = {}
     owner: dict[int, int] = {}
@@ -114,19 +131,17 @@ def rank_by_language(
             keyword_search(form.text, candidates * OVERREAD), i, forms, languages
         )[:candidates]
         merged_dense.extend(margins(dense))
-        for rank, (row_id, score) in enumerate(keyword, start=1):
-            keyword_ranks[row_id] = rank
+        merged_keyword.extend(keyword_margins(keyword))
+        for row_id, score in keyword:
             bm25[row_id] = score
             owner[row_id] = i
         for row_id, score in dense:
             cosines[row_id] = score
             owner[row_id] = i
-    merged_dense.sort(key=lambda item: item[1], reverse=True)
-    dense_weight, bm25_weight = weights
     fused: dict[int, float] = {}
-    for rank, (row_id, _) in enumerate(merged_dense, start=1):
-        fused[row_id] = dense_weight / (rrf_k + rank)
-    for row_id, rank in keyword_ranks.items():
-        fused[row_id] = fused.get(row_id, 0.0) + bm25_weight / (rrf_k + rank)
+    for weight, merged in zip(weights, (merged_dense, merged_keyword), strict=True):
+        merged.sort(key=lambda item: item[1], reverse=True)
+        for rank, (row_id, _) in enumerate(merged, start=1):
+            fused[row_id] = fused.get(row_id, 0.0) + weight / (rrf_k + rank)
     order = sorted(fused, key=lambda r: fused[r], reverse=True)
     return LanguageRanking(order, fused, owner, cosines, bm25)

@@ -4,6 +4,7 @@ import pytest
 from askwiki.language_legs import (
     LanguageRanking,
     QueryForm,
+    keyword_margins,
     margins,
     owning_form,
     rank_by_language,
@@ -84,3 +85,36 @@ def test_margins_are_cosines_over_the_lists_mean(
     found = margins(dense)
     assert [r for r, _ in found] == [r for r, _ in expected]
     assert [m for _, m in found] == pytest.approx([m for _, m in expected])
+
+
+@pytest.mark.parametrize(
+    ("keyword", "expected"),
+    [
+        ([], []),
+        ([(1, 7.0)], [(1, 0.0)]),
+        ([(1, 9.0), (2, 3.0)], [(1, 1.0), (2, -1.0)]),
+        ([(1, 9.0), (2, 6.0), (3, 3.0)], [(1, 1.2247), (2, 0.0), (3, -1.2247)]),
+    ],
+)
+def test_keyword_margins_are_standard_scores_within_the_list(
+    keyword: list[tuple[int, float]], expected: list[tuple[int, float]]
+) -> None:
+    found = keyword_margins(keyword)
+    assert [r for r, _ in found] == [r for r, _ in expected]
+    assert [m for _, m in found] == pytest.approx([m for _, m in expected], abs=1e-4)
+
+
+def test_a_page_standing_out_in_words_beats_the_other_forms_first_among_equals() -> None:
+    # The Chinese question's page 3 stands out in BM25 but is second by cosine; its English
+    # translation's first, row 1, scores about as well as rows 2 and 6. Counted within
+    # each language, both BM25 firsts would tie and the cosines would put 4 and 1 ahead.
+    def dense(vector: np.ndarray, k: int) -> list[tuple[int, float]]:
+        return [(1, 0.83), (2, 0.80), (6, 0.77)] if vector[0] else [(4, 0.89), (3, 0.88), (5, 0.8)]
+
+    def keyword(text: str, k: int) -> list[tuple[int, float]]:
+        return [(1, 6.2), (2, 6.0), (6, 5.8)] if text.isascii() else [(3, 14.0), (4, 2.0), (5, 1.0)]
+
+    languages: dict[int, Language] = {1: "en", 2: "en", 6: "en", 3: "zh", 4: "zh", 5: "zh"}
+    ranked = rank_by_language([EN, ZH], languages, dense, keyword, 10, (1.0, 1.0), 60)
+
+    assert ranked.order[0] == 3
