@@ -93,7 +93,7 @@ def margins(dense: Ranking) -> Ranking:
     return [(r, s - mean) for r, s in dense]
 
 
-def keyword_margins(keyword: Ranking) -> Ranking:
+def keyword_standard_scores(keyword: Ranking) -> Ranking:
     """Each BM25 score's standard score within the list (0 for a list of equal scores)."""
     if not keyword:
         return []
@@ -131,7 +131,7 @@ def rank_by_language(
             keyword_search(form.text, candidates * OVERREAD), i, forms, languages
         )[:candidates]
         merged_dense.extend(margins(dense))
-        merged_keyword.extend(keyword_margins(keyword))
+        merged_keyword.extend(keyword_standard_scores(keyword))
         for row_id, score in keyword:
             bm25[row_id] = score
             owner[row_id] = i

@@ -4,7 +4,7 @@ import pytest
 from askwiki.language_legs import (
     LanguageRanking,
     QueryForm,
-    keyword_margins,
+    keyword_standard_scores,
     margins,
     owning_form,
     rank_by_language,
@@ -96,10 +96,10 @@ def test_margins_are_cosines_over_the_lists_mean(
         ([(1, 9.0), (2, 6.0), (3, 3.0)], [(1, 1.2247), (2, 0.0), (3, -1.2247)]),
     ],
 )
-def test_keyword_margins_are_standard_scores_within_the_list(
+def test_keyword_standard_scores_are_taken_within_the_list(
     keyword: list[tuple[int, float]], expected: list[tuple[int, float]]
 ) -> None:
-    found = keyword_margins(keyword)
+    found = keyword_standard_scores(keyword)
     assert [r for r, _ in found] == [r for r, _ in expected]
     assert [m for _, m in found] == pytest.approx([m for _, m in expected], abs=1e-4)
 
