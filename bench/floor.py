@@ -131,14 +131,10 @@ class RecordedPassage(NamedTuple):
     reader_found: Sequence[str] = ()
     row_id: int = -1  # the relevance judge reads the chunk's text
 
-    @classmethod
-    def read(cls, fields: list[Any]) -> RecordedPassage:
-        return cls(*fields)
-
 
 def recorded_passages(row: dict[str, Any]) -> list[RecordedPassage]:
     """The fused top ``CANDIDATES`` the floor judged; deeper ones are kept for exploring."""
-    return [RecordedPassage.read(p) for p in row["passages"][:CANDIDATES]]
+    return [RecordedPassage(*p) for p in row["passages"][:CANDIDATES]]
 
 
 # Recorded per search beyond the 15 the floor judges: what a deeper baseline would see.

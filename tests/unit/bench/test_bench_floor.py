@@ -143,13 +143,11 @@ def test_grouped_by_section_its_sibling_sections_compete_with_the_answer() -> No
 
 def test_grouped_by_chapter_sections_under_one_first_heading_are_one_group() -> None:
     assert heading_group(
-        RecordedPassage.read([0.9, [], False, "c.md", "Chat", "Chat › Channels › Prefixes"]), 1
+        RecordedPassage(0.9, [], False, "c.md", "Chat", "Chat › Channels › Prefixes"), 1
     ) == ("Chat › Channels")
-    assert (
-        heading_group(RecordedPassage.read([0.9, [], False, "c.md", "Chat", "Chat"]), 1) == "Chat"
-    )
+    assert heading_group(RecordedPassage(0.9, [], False, "c.md", "Chat", "Chat"), 1) == "Chat"
     # Rows recorded before sections were: the page key alone.
-    assert heading_group(RecordedPassage.read([0.9, [], False, "c.md", "Chat"]), None) == "Chat"
+    assert heading_group(RecordedPassage(0.9, [], False, "c.md", "Chat"), None) == "Chat"
 
 
 def test_a_follow_up_is_searched_after_its_previous_question_when_joined() -> None:
