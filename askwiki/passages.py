@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 from askwiki.documents import Chunk
 
+T = TypeVar("T")
 # Shorter shared edges are coincidence ("." then "."), not the splitter's overlap.
 MIN_OVERLAP_CHARS = 8
 
@@ -51,15 +54,17 @@ def page_key(chunk: Chunk) -> str:
     return chunk.title or chunk.doc_id
 
 
+def first_per_page(items: Iterable[T], page: Callable[[T], str]) -> list[T]:
+    """The first item of each page (``page`` names an item's), in the given order."""
+    firsts: dict[str, T] = {}
+    for item in items:
+        firsts.setdefault(page(item), item)
+    return list(firsts.values())
+
+
 def best_per_page(passages: list[Passage]) -> list[Passage]:
     """The first passage of each document, in the given order."""
-    seen: set[str] = set()
-    firsts: list[Passage] = []
-    for passage in passages:
-        if passage.chunk.doc_id not in seen:
-            seen.add(passage.chunk.doc_id)
-            firsts.append(passage)
-    return firsts
+    return first_per_page(passages, lambda p: p.chunk.doc_id)
 
 
 def merge_neighbours(passages: list[Passage]) -> list[Passage]:

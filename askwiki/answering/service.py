@@ -36,7 +36,7 @@ from askwiki.errors import LLMError
 from askwiki.evidence import term_weights
 from askwiki.live_index import LiveIndex
 from askwiki.llm.base import ChatMessage, LLMBackend
-from askwiki.passages import Passage
+from askwiki.passages import Passage, first_per_page
 from askwiki.retrieval import CLOSEST_PAGES, RetrievalResult, Retriever
 from askwiki.settings import Settings
 from askwiki.text import Language, detect_language
@@ -75,17 +75,6 @@ def to_sources(passages: Sequence[Passage]) -> list[Source]:
         )
         for n, p in enumerate(passages, start=1)
     ]
-
-
-def best_per_source_page(sources: Sequence[Source]) -> list[Source]:
-    """The first source of each page, at most ``CLOSEST_PAGES``: a refusal's closest pages."""
-    seen: set[str] = set()
-    firsts: list[Source] = []
-    for source in sources:
-        if source.doc_id not in seen and len(firsts) < CLOSEST_PAGES:
-            seen.add(source.doc_id)
-            firsts.append(source)
-    return firsts
 
 
 def _excerpt(text: str) -> str:
@@ -285,7 +274,8 @@ class AnswerService:
             # a refusal with the pages it saw, not an answer to show and to cache.
             answer.status = "no_answer"
             answer.answer = NO_SUPPORTED_ANSWER[answer.language]
-            answer.closest = [replace(s, cited=False) for s in best_per_source_page(answer.sources)]
+            nearest = first_per_page(answer.sources, lambda s: s.doc_id)[:CLOSEST_PAGES]
+            answer.closest = [replace(s, cited=False) for s in nearest]
             answer.sources = []
             yield DoneEvent(self._finish(answer, started, retrieved))
             return
