@@ -75,6 +75,18 @@ def load_qa_set(name: str, max_passages: int | None = None) -> QASet:
     return QASet(name, passages, questions)
 
 
+def xquad_human_translations() -> dict[str, str]:
+    """Each XQuAD question, Chinese or English, mapped to its parallel version: what a
+    perfect translator would return, as an upper bound for the LLM's translations."""
+    english = {q["id"]: q["question"] for q in load_qa_set("xquad-en").questions}
+    pairs: dict[str, str] = {}
+    for q in load_qa_set("xquad-zh").questions:
+        if q["id"] in english:
+            pairs[q["question"]] = english[q["id"]]
+            pairs[english[q["id"]]] = q["question"]
+    return pairs
+
+
 def seeded_sample(items: Sequence[T], n: int, seed: int = 2018) -> list[T]:
     """A fixed sample (same ``n`` and seed, same items), in the items' original order."""
     if n >= len(items):

@@ -19,6 +19,9 @@ With ``--translate`` every question is also translated by the configured LLM
 (``ASKWIKI_TRANSLATE_QUESTIONS``, ``askwiki.answering.translation``) once, before the
 methods run, and two more methods search with the question and its translation; the
 translation time is reported apart from the search latency (it adds to time to first token).
+With ``--human-translations`` as well, each XQuAD question's translation is its parallel
+version written by XQuAD's translators instead of the LLM's: how far the same methods go
+with a perfect translator (CMRC's questions are then searched untranslated).
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ from bench.common import (
     seeded_sample,
     timed,
     write_jsonl,
+    xquad_human_translations,
 )
 
 BASELINE = "LangChain tutorial"
@@ -139,6 +143,14 @@ def _stored_translations(work: Path) -> dict[str, tuple[str | None, float]]:
         return {}
     raw = json.loads(path.read_text("utf-8"))
     return {q: (text, float(seconds)) for q, (text, seconds) in raw.items()}
+
+
+def _human_translations(corpus: Corpus) -> dict[str, tuple[str | None, float]]:
+    """XQuAD's own parallel questions as the translations, taking no time; CMRC's
+    questions have none and are searched alone."""
+    pairs = xquad_human_translations()
+    asked = [q for items in corpus.questions.values() for q, _ in items]
+    return {q: (pairs.get(q), 0.0) for q in asked}
 
 
 def _raw(set_id: object) -> str:
@@ -247,7 +259,8 @@ def run_cross_language(
     methods[BASELINE] = lambda q: [str(d.metadata["id"]) for d in store.similarity_search(q, k=k)]
     translations = Translations()
     translator: QuestionTranslator | None = None
-    stored = _stored_translations(work)
+    human = args.human_translations
+    stored = _human_translations(corpus) if human else _stored_translations(work)
     if args.translate:
         llm = create_backend(settings)
         asked_all = [q for items in corpus.questions.values() for q, _ in items]
@@ -282,10 +295,12 @@ def run_cross_language(
                 scores[name].ranks[direction].append(first_doc_hit(found, gold))
                 scores[name].seconds.append(seconds)
     index.close()
-    if stored:
+    if stored and not human:
         (work / TRANSLATIONS_FILE).write_text(json.dumps(stored, ensure_ascii=False), "utf-8")
     report_cross(scores, k, corpus, getattr(args, "machine", ""))
-    if translator is not None:
+    if human:
+        print("Translations: XQuAD's own parallel questions (--human-translations), not the LLM's.")
+    elif translator is not None:
         report_translations(translations)
 
 

@@ -113,6 +113,7 @@ from bench.common import (
     seeded_sample,
     temp_dir,
     write_jsonl,
+    xquad_human_translations,
 )
 
 CANDIDATES = 15  # Retriever.search filters the fused top k*3 (k=5)
@@ -220,6 +221,12 @@ def parse_args() -> argparse.Namespace:
         "--translate",
         action="store_true",
         help="also search with the LLM's translation of each question (cached in --cache-dir)",
+    )
+    parser.add_argument(
+        "--human-translations",
+        action="store_true",
+        help="with --translate: an XQuAD question's translation is its parallel version "
+        "(a perfect translator's upper bound); other sets' stay the LLM's",
     )
     parser.add_argument(
         "--judge",
@@ -337,6 +344,7 @@ def collect(args: argparse.Namespace) -> list[dict[str, object]]:
         [
             FEATURES_VERSION,
             args.translate,
+            args.human_translations,
             args.follow_ups,
             *([s.name, fingerprint(s), len(s.questions)] for s in sets),
         ]
@@ -358,7 +366,11 @@ def collect(args: argparse.Namespace) -> list[dict[str, object]]:
             retrievers[answer_set.name, crossing] = Retriever(plain.index, embedder, options)
     counters = {name: TermCounts(r) for (name, _), r in retrievers.items()}
     pages = {s.name: {doc_id for doc_id, _ in s.pages} for s in sets}
-    translations = translate_questions(sets, settings, args.cache_dir) if args.translate else {}
+    translations = (
+        translate_questions(sets, settings, args.cache_dir, args.human_translations)
+        if args.translate
+        else {}
+    )
     rows: list[dict[str, object]] = []
     for answer_set in sets:
         texts = [searched_text(q, args.follow_ups) for q in answer_set.questions]
@@ -493,12 +505,16 @@ def _searched(
 
 
 def translate_questions(
-    sets: list[AnswerSet], settings: Settings, cache_dir: Path
+    sets: list[AnswerSet], settings: Settings, cache_dir: Path, human: bool = False
 ) -> dict[str, str | None]:
-    """Every question's LLM translation (None: unusable), cached across runs."""
+    """Every question's LLM translation (None: unusable), cached across runs; with
+    ``human``, an XQuAD question's is its parallel version instead (no LLM call)."""
+    asked = [q.question for s in sets for q in s.questions]
+    parallel = xquad_human_translations() if human else {}
+    given = {q: parallel[q] for q in asked if q in parallel}
     path = cache_dir / TRANSLATIONS_FILE
     cached: dict[str, str | None] = json.loads(path.read_text("utf-8")) if path.is_file() else {}
-    missing = [q.question for s in sets for q in s.questions if q.question not in cached]
+    missing = [q for q in asked if q not in cached and q not in given]
     if missing:
         llm = create_backend(settings)
         translator = QuestionTranslator(lambda: llm)
@@ -508,7 +524,7 @@ def translate_questions(
             if n % 20 == 0:
                 path.write_text(json.dumps(cached, ensure_ascii=False), "utf-8")
         path.write_text(json.dumps(cached, ensure_ascii=False), "utf-8")
-    return cached
+    return cached | given
 
 
 def parallel_page(question: EvalQuestion, name: str, corpus: str) -> str | None:

@@ -258,6 +258,12 @@ def main() -> None:
         action="store_true",
         help="with --cross-language: also search with the LLM's translation of each question",
     )
+    parser.add_argument(
+        "--human-translations",
+        action="store_true",
+        help="with --translate: XQuAD's parallel questions instead of the LLM's translations "
+        "(a perfect translator's upper bound; no LLM is loaded)",
+    )
     parser.add_argument("--work", type=Path, default=None, help="keep the built index here")
     parser.add_argument(
         "--dtypes",

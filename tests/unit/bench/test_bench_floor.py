@@ -1,10 +1,16 @@
 """bench/floor.py: the page standout rule is scored as Retriever applies it."""
 
 from dataclasses import replace
+from pathlib import Path
+
+import pytest
 
 from askwiki.evaluation import EvalQuestion
 from askwiki.llm.base import ChatMessage
+from askwiki.settings import Settings
+from bench.answer_sets import AnswerSet
 from bench.floor import (
+    TRANSLATIONS_FILE,
     Floor,
     RecordedPassage,
     features,
@@ -13,6 +19,7 @@ from bench.floor import (
     restates_answer,
     score,
     searched_text,
+    translate_questions,
 )
 
 # The cosine floor alone passes every passage (cos >= 0.85); only the page rule decides.
@@ -167,3 +174,22 @@ def test_only_an_answer_long_enough_counts_as_restated_on_another_page() -> None
         "Shipping the Minimal Valuable Change first.", ("Minimal Valuable Change",)
     )
     assert not restates_answer("Every page holds an e and a 2.", ("E", "2"))
+
+
+def test_human_translations_take_xquad_questions_from_xquad_and_the_rest_from_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked = [EvalQuestion(question="黑豹队的防守丢了多少分？"), EvalQuestion(question="谁?")]
+    (tmp_path / TRANSLATIONS_FILE).write_text('{"谁?": "Who?"}', "utf-8")
+    answer_set = AnswerSet("mixed", asked, tmp_path, [])
+
+    def no_llm(settings: Settings) -> None:
+        raise AssertionError("every question has a translation: no LLM is needed")
+
+    monkeypatch.setattr("bench.floor.create_backend", no_llm)
+    translations = translate_questions([answer_set], Settings(), tmp_path, human=True)
+
+    assert translations == {
+        "黑豹队的防守丢了多少分？": "How many points did the Panthers defense surrender?",
+        "谁?": "Who?",
+    }
