@@ -9,6 +9,7 @@ from typing import TypeVar
 from askwiki.documents import Chunk
 
 T = TypeVar("T")
+
 # Shorter shared edges are coincidence ("." then "."), not the splitter's overlap.
 MIN_OVERLAP_CHARS = 8
 

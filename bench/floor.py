@@ -240,7 +240,10 @@ def parse_args() -> argparse.Namespace:
         help="comma list of ASKWIKI_MIN_HYBRID_SCORE values the judge is also measured on top "
         "of (looser floors keep more for the judge to refuse), e.g. 0.92,0.90",
     )
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.human_translations and not args.translate:
+        parser.error("--human-translations replaces the LLM's translations: it needs --translate")
+    return args
 
 
 def xquad_set(name: str, per_set: int, work: Path) -> AnswerSet:

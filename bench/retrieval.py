@@ -271,6 +271,8 @@ def main() -> None:
         help="compare embedding dtypes instead (e.g. float32,bfloat16; the first is the baseline)",
     )
     args = parser.parse_args()
+    if args.human_translations and not args.translate:
+        parser.error("--human-translations replaces the LLM's translations: it needs --translate")
     quiet_logs()
     machine = machine_line()
     if args.dtypes:
