@@ -39,6 +39,7 @@ from askwiki.retrieval_options import retrieval_options
 from askwiki.settings import Settings
 from askwiki.standout import page_standout
 from askwiki.store.index import open_index
+from askwiki.store.layout import current_version
 from askwiki.text import detect_language, keyword_tokens
 from bench.common import machine_line, print_table, quiet_logs, say, temp_dir
 from bench.cross_language import TRANSLATIONS_FILE, PooledTranslation
@@ -82,7 +83,8 @@ def example_index(work: Path, **overrides: object) -> tuple[Settings, Embedder]:
         **overrides,
     )
     embedder = load_embedder(settings)
-    if not settings.index_path.exists():
+    # An ingest cut short leaves the folder with nothing published: ingest again.
+    if current_version(settings.index_path) is None:
         say("ingesting examples/wiki")
         run_ingest([ROOT / "examples" / "wiki"], settings, embedder)
     return settings, embedder
