@@ -145,12 +145,11 @@ def _stored_translations(work: Path) -> dict[str, tuple[str | None, float]]:
     return {q: (text, float(seconds)) for q, (text, seconds) in raw.items()}
 
 
-def _human_translations(corpus: Corpus) -> dict[str, tuple[str | None, float]]:
+def _human_translations(questions: list[str]) -> dict[str, tuple[str | None, float]]:
     """XQuAD's own parallel questions as the translations, taking no time; CMRC's
     questions have none and are searched alone."""
     pairs = xquad_human_translations()
-    asked = [q for items in corpus.questions.values() for q, _ in items]
-    return {q: (pairs.get(q), 0.0) for q in asked}
+    return {q: (pairs.get(q), 0.0) for q in questions}
 
 
 def _raw(set_id: object) -> str:
@@ -260,10 +259,10 @@ def run_cross_language(
     translations = Translations()
     translator: QuestionTranslator | None = None
     human = args.human_translations
-    stored = _human_translations(corpus) if human else _stored_translations(work)
+    asked_all = [q for items in corpus.questions.values() for q, _ in items]
+    stored = _human_translations(asked_all) if human else _stored_translations(work)
     if args.translate:
         llm = create_backend(settings)
-        asked_all = [q for items in corpus.questions.values() for q, _ in items]
         if any(q not in stored for q in asked_all):
             say(f"translating with {llm.name}:{llm.model}; loading it")
             _, translations.load_s = timed(
